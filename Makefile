@@ -1,0 +1,30 @@
+# Two commands do all the set-up: `make demo` runs the main job, `make test` the tests.
+# Each creates .venv when it is missing and installs fgav (editable, with dev) and every
+# first-party plugin under plugins/ and the example plugin under examples/.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FGAV := $(VENV)/bin/fgav
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+EXAMPLE_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard examples/*/pyproject.toml))
+STAMP := $(VENV)/.fgav-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv clean
+
+demo: $(STAMP)
+	$(FGAV) plugins
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS) $(EXAMPLE_DIRS))
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' $(addprefix -e ,$(PLUGIN_DIRS) $(EXAMPLE_DIRS))
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

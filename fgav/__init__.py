@@ -1,0 +1,59 @@
+"""fgav: the fine-grained adversarial vulnerability of face anti-spoofing models.
+
+Any Foolbox attack aimed at any part of a multitask face anti-spoofing model (the
+live/spoof decision, facial attributes, spoof type, illumination, depth map,
+reflection map), with or without Semantic Feature Augmentation (SFA).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Foolbox imports GitPython, which refuses to import where git is missing unless told
+# to stay quiet; fgav must work on such machines.
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+__version__ = "0.1.0"
+
+from fgav.errors import FgavError  # noqa: E402
+from fgav.hookspecs import hookimpl  # noqa: E402
+from fgav.interfaces import AuxHead, Augmenter, Backbone  # noqa: E402
+from fgav.registry import (  # noqa: E402
+    create_attack,
+    create_augmenter,
+    create_backbone,
+    create_head,
+    get_attack,
+    get_augmenter,
+    get_backbone,
+    get_head,
+    list_attacks,
+    list_augmenters,
+    list_backbones,
+    list_heads,
+)
+from fgav.model import MultiTaskModel, build_model, load_model  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "AuxHead",
+    "Augmenter",
+    "Backbone",
+    "FgavError",
+    "MultiTaskModel",
+    "build_model",
+    "create_attack",
+    "create_augmenter",
+    "create_backbone",
+    "create_head",
+    "get_attack",
+    "get_augmenter",
+    "get_backbone",
+    "get_head",
+    "hookimpl",
+    "list_attacks",
+    "list_augmenters",
+    "list_backbones",
+    "list_heads",
+    "load_model",
+]

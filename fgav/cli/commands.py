@@ -1,0 +1,9 @@
+"""The built-in commands, gathered for :func:`fgav.builtin.fgav_commands`."""
+
+from __future__ import annotations
+
+from fgav.cli.data import data
+from fgav.cli.plugins import plugins
+from fgav.cli.sfa import sfa
+
+BUILTIN_COMMANDS = [plugins, data, sfa]

@@ -1,0 +1,135 @@
+"""The base classes of fgav's components (public API, see docs/plugins.md).
+
+Every component class has ``name: ClassVar[str]``, its unique registry key, and a
+docstring whose first line is its summary in ``fgav plugins``. ``__init__`` takes
+keyword options only, so a subclass just calls ``super().__init__()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from foolbox.attacks.base import Attack
+
+    from fgav.model import MultiTaskModel
+
+Batch = dict[str, Any]
+
+
+class Backbone(nn.Module):
+    """A feature extractor: images ``(B,3,H,W)`` in [0,1] to a feature map ``(B,C,h,w)``.
+
+    Subclasses set ``self.out_channels`` in ``__init__``. The feature map is NCHW
+    even where the underlying network works in NHWC (Swin).
+    """
+
+    name: ClassVar[str] = ""
+    out_channels: int
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Return the feature map of images ``x`` in [0,1]."""
+        raise NotImplementedError
+
+
+class AuxHead(nn.Module):
+    """One output of a multitask model, with its ground truth, loss and accuracy.
+
+    ``target_key`` names the batch key holding the head's ground truth; a data set
+    that lacks that key makes the head be skipped with a note, not a crash.
+    ``loss_weight`` is the head's default weight in the multitask loss (Eq. 10).
+    """
+
+    name: ClassVar[str] = ""
+    target_key: ClassVar[str] = ""
+    loss_weight: ClassVar[float] = 1.0
+
+    def __init__(self, in_channels: int, **options: Any) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+
+    def forward(self, features: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Return the head's output for a backbone feature map, batch first."""
+        raise NotImplementedError
+
+    def target(self, batch: Mapping[str, Any]) -> Tensor:
+        """Return this head's ground truth from a batch dict (``batch[target_key]``)."""
+        return batch[self.target_key]
+
+    def loss(self, pred: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Return the per-sample loss, shape ``(B,)``: attacks and metrics need it."""
+        raise NotImplementedError
+
+    def correct(self, pred: Tensor, target: Tensor) -> Tensor | None:
+        """Return which predictions are right, a bool tensor batch first, or ``None``.
+
+        ``None`` (the default) means accuracy is meaningless for this head (maps,
+        regressions). Shape ``(B,)``, or ``(B, K)`` for a multilabel head whose
+        accuracy is the mean over its K labels (CelebA's attribute accuracy).
+        """
+        return None
+
+
+class Augmenter(nn.Module):
+    """An input augmentation that makes attacks discrimination-aware (SFA and its baselines).
+
+    ``forward(x, batch)`` returns the augmented input S(x). Wrapping an attack is the
+    base class's job (:meth:`wrap`), so every augmenter wraps every Foolbox attack.
+    ``mode`` is ``"push"`` (the attack starts from S(x), its budget centred there)
+    or ``"guide"`` (gradients taken at S(x), the perturbation applied to x).
+    """
+
+    name: ClassVar[str] = ""
+    modes: ClassVar[tuple[str, ...]] = ("push", "guide")
+
+    def __init__(self, *, mode: str = "push", **options: Any) -> None:
+        super().__init__()
+        if mode not in self.modes:
+            from fgav.errors import FgavError
+
+            raise FgavError(f"augmenter mode must be one of {', '.join(self.modes)}, not {mode!r}")
+        self.mode = mode
+
+    @property
+    def needs_fit(self) -> bool:
+        """Whether :meth:`fit` must run before the augmenter is used."""
+        return False
+
+    def fit(self, model: MultiTaskModel, loader: Iterable[Batch]) -> None:
+        """Fit the augmenter to a frozen target model (default: nothing to fit)."""
+
+    def forward(self, x: Tensor, batch: Mapping[str, Any]) -> Tensor:  # pragma: no cover
+        """Return the augmented input S(x), in [0,1], for images ``x`` and their batch."""
+        raise NotImplementedError
+
+    def wrap(self, attack: Attack, *, batch: Mapping[str, Any] | None = None) -> Attack:
+        """Return a Foolbox attack that runs ``attack`` on the augmented input.
+
+        Args:
+            attack: any Foolbox attack (fixed-epsilon or minimization, third-party too).
+            batch: the batch dict of the inputs; where absent, the labels of the
+                criterion stand for ``batch["spoof"]``.
+        """
+        from fgav.augmenters.wrapping import AugmentedAttack
+
+        return AugmentedAttack(attack, self, batch=batch, mode=self.mode)
+
+
+def per_sample_mean(values: Tensor) -> Tensor:
+    """Mean over every dimension but the first: a per-sample loss of shape ``(B,)``."""
+    return values.reshape(values.shape[0], -1).mean(dim=1) if values.dim() > 1 else values
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (cpu for a module without any)."""
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")

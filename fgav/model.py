@@ -1,0 +1,189 @@
+"""The multitask face anti-spoofing model: a backbone and its auxiliary heads (Sec. 3.3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_model as _load_safetensors
+from safetensors.torch import save_model as _save_safetensors
+from torch import Tensor, nn
+
+from fgav.errors import FgavError, UnknownComponentError
+from fgav.interfaces import AuxHead, Backbone
+
+CLASSIFICATION = "classification"
+DEFAULT_HEADS: tuple[str, ...] = ("attribute", "spoof_type", "illumination", "depth", "reflection", CLASSIFICATION)
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+
+
+class MultiTaskModel(nn.Module):
+    """A backbone with named auxiliary heads; ``forward`` returns head name -> output.
+
+    The live/spoof ``classification`` head is always present: attacks are judged on it.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        heads: Mapping[str, AuxHead],
+        *,
+        config: Mapping[str, Any] | None = None,
+        loss_weights: Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        if CLASSIFICATION not in heads:
+            raise FgavError(f"a MultiTaskModel needs the {CLASSIFICATION!r} head (the live/spoof decision)")
+        self.backbone = backbone
+        self.heads = nn.ModuleDict(dict(heads))
+        self.config: dict[str, Any] = dict(config or {})
+        weights = {name: float(head.loss_weight) for name, head in heads.items()}
+        unknown = set(loss_weights or {}) - set(weights)
+        if unknown:
+            raise FgavError(f"loss weights for heads the model lacks: {', '.join(sorted(unknown))}")
+        weights.update({k: float(v) for k, v in (loss_weights or {}).items()})
+        self.loss_weights = weights
+        self.checkpoint_dir: Path | None = None
+
+    @property
+    def head_names(self) -> list[str]:
+        """The names of the heads, in order."""
+        return list(self.heads.keys())
+
+    def features(self, x: Tensor) -> Tensor:
+        """The backbone's feature map of images ``x`` in [0,1]."""
+        return self.backbone(x)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Return every head's output for images ``x`` ``(B,3,H,W)`` in [0,1]."""
+        features = self.backbone(x)
+        return {name: head(features) for name, head in self.heads.items()}
+
+    def available_heads(self, batch: Mapping[str, Any]) -> list[str]:
+        """The heads whose ground truth the batch holds."""
+        return [n for n, h in self.heads.items() if h.target_key in batch]
+
+    def losses(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any]) -> dict[str, Tensor]:
+        """Per-sample loss ``(B,)`` of each head whose ground truth is in the batch.
+
+        Samples whose ground truth is marked missing (``batch["valid"][key]`` false)
+        get a zero loss for that head.
+        """
+        valid = batch.get("valid", {}) or {}
+        result: dict[str, Tensor] = {}
+        for name in self.available_heads(batch):
+            head = self.heads[name]
+            target = head.target(batch).to(outputs[name].device)
+            loss = head.loss(outputs[name], target)
+            mask = valid.get(head.target_key)
+            if mask is not None:
+                loss = loss * mask.to(loss.device, loss.dtype)
+            result[name] = loss
+        return result
+
+    def loss(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any]) -> Tensor:
+        """The multitask loss of Eq. 10 per sample ``(B,)``: the weighted sum of head losses."""
+        parts = self.losses(outputs, batch)
+        return sum(self.loss_weights[n] * v for n, v in parts.items())  # type: ignore[return-value]
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
+        import fgav
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {**self.config, "fgav_version": fgav.__version__, "loss_weights": self.loss_weights}
+        tmp = directory / (WEIGHTS_FILE + ".tmp")
+        _save_safetensors(self, str(tmp))
+        tmp.replace(directory / WEIGHTS_FILE)  # atomic: a crash never leaves half a checkpoint
+        (directory / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2, sort_keys=True))
+        (directory / (CONFIG_FILE + ".tmp")).replace(directory / CONFIG_FILE)
+        return directory
+
+
+def build_model(
+    backbone: str = "resnet18",
+    heads: Sequence[str] | None = None,
+    *,
+    image_size: int = 64,
+    backbone_options: Mapping[str, Any] | None = None,
+    head_options: Mapping[str, Mapping[str, Any]] | None = None,
+    loss_weights: Mapping[str, float] | None = None,
+) -> MultiTaskModel:
+    """Build a multitask model from registered components.
+
+    Args:
+        backbone: a registered backbone name, or ``timm:<name>``.
+        heads: head names; ``None`` means the paper's six. ``classification`` is
+            always added: every attack is judged on the live/spoof decision.
+        image_size: the input side in pixels (32 to 224).
+        backbone_options: keyword options of the backbone (e.g. ``weights``).
+        head_options: keyword options per head name (e.g. ``{"depth": {"map_size": 32}}``).
+        loss_weights: Eq. 10's weight per head (default: each head's own, AENet's).
+
+    Raises:
+        UnknownComponentError: a name no installed plugin registers.
+    """
+    from fgav.registry import create_backbone, create_head, get_head
+
+    names = list(DEFAULT_HEADS if heads is None else heads)
+    if CLASSIFICATION not in names:
+        names.append(CLASSIFICATION)
+    if len(set(names)) != len(names):
+        raise FgavError(f"a head is named twice: {', '.join(names)}")
+    if not 16 <= int(image_size) <= 1024:
+        raise FgavError(f"image size must be between 16 and 1024 pixels, not {image_size}")
+    for name in names:
+        get_head(name)  # unknown names fail before the backbone is built
+    backbone_options = dict(backbone_options or {})
+    head_options = {k: dict(v) for k, v in (head_options or {}).items()}
+    body = create_backbone(backbone, image_size=int(image_size), **backbone_options)
+    built = {n: create_head(n, body.out_channels, **head_options.get(n, {})) for n in names}
+    config = {
+        "backbone": backbone,
+        "backbone_options": {k: str(v) if isinstance(v, Path) else v for k, v in backbone_options.items()},
+        "heads": names,
+        "head_options": head_options,
+        "image_size": int(image_size),
+    }
+    return MultiTaskModel(body, built, config=config, loss_weights=loss_weights)
+
+
+def load_model(directory: str | Path, *, device: str | torch.device = "cpu") -> MultiTaskModel:
+    """Restore a model saved by :meth:`MultiTaskModel.save`, bit for bit, in eval mode.
+
+    Raises:
+        FgavError: the directory is no fgav checkpoint, or it names a component
+            that no installed plugin provides.
+    """
+    directory = Path(directory)
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    if not config_path.is_file() or not weights_path.is_file():
+        raise FgavError(f"{directory} is not an fgav checkpoint: {CONFIG_FILE} and {WEIGHTS_FILE} are needed")
+    try:
+        config = json.loads(config_path.read_text())
+        backbone, heads, size = config["backbone"], config["heads"], config["image_size"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise FgavError(f"{config_path}: malformed checkpoint config ({exc})") from exc
+    options = dict(config.get("backbone_options", {}))
+    options.pop("weights", None)  # the checkpoint's own weights replace any initial ones
+    try:
+        model = build_model(
+            backbone,
+            heads,
+            image_size=size,
+            backbone_options=options,
+            head_options=config.get("head_options"),
+            loss_weights=config.get("loss_weights"),
+        )
+    except UnknownComponentError as exc:
+        raise FgavError(
+            f"checkpoint {directory} names the {exc.kind} {exc.name!r}, which no installed plugin provides"
+        ) from exc
+    _load_safetensors(model, str(weights_path), strict=True, device=str(device))
+    model.config.update({k: v for k, v in config.items() if k not in model.config})
+    model.checkpoint_dir = directory
+    return model.to(device).eval()
