@@ -1,0 +1,108 @@
+"""The conformance suite: every registered component, third-party ones too, passes these checks.
+
+Parametrized over the registry (timm's habit), so a newly installed plugin is tested
+the same way as fgav's built-ins.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+import torch
+
+import fgav
+from fgav.model import CLASSIFICATION
+from tests.conftest import make_batch
+
+SIZE = 32
+# Options that make a registered backbone buildable by name alone.
+BACKBONE_NAMES = {"timm": "timm:test_resnet"}
+
+
+@functools.lru_cache(maxsize=None)
+def _backbone(name: str) -> fgav.Backbone:
+    torch.manual_seed(0)
+    return fgav.create_backbone(BACKBONE_NAMES.get(name, name), image_size=SIZE)
+
+
+@pytest.mark.parametrize("name", fgav.list_backbones())
+def test_backbone_contract(name: str) -> None:
+    backbone = _backbone(name)
+    assert isinstance(backbone, fgav.Backbone)
+    assert type(backbone).__doc__ and type(backbone).__doc__.strip(), "the docstring's first line is the summary"
+    assert isinstance(backbone.out_channels, int) and backbone.out_channels > 0
+    x = torch.rand(2, 3, SIZE, SIZE, requires_grad=True)
+    features = backbone.eval()(x)
+    assert features.dim() == 4, "a backbone returns an NCHW feature map"
+    assert features.shape[:2] == (2, backbone.out_channels)
+    features.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0, "gradients must reach the input"
+
+
+def _head_batch(head: fgav.AuxHead) -> dict[str, Any]:
+    batch = make_batch(4, SIZE)
+    if head.target_key not in batch:
+        pytest.skip(f"the conformance batch has no {head.target_key!r} for head {head.name!r}")
+    return batch
+
+
+@pytest.mark.parametrize("name", fgav.list_heads())
+def test_head_contract(name: str) -> None:
+    head = fgav.create_head(name, 16)
+    assert isinstance(head, fgav.AuxHead) and head.target_key
+    batch = _head_batch(head)
+    features = torch.randn(4, 16, 2, 2, requires_grad=True)
+    pred = head(features)
+    assert pred.shape[0] == 4, "head outputs are batch first"
+    target = head.target(batch)
+    loss = head.loss(pred, target)
+    assert loss.shape == (4,), "losses are per sample: attacks and metrics need them"
+    assert torch.isfinite(loss).all() and (loss >= 0).all()
+    loss.sum().backward()
+    assert features.grad is not None and features.grad.abs().sum() > 0
+    correct = head.correct(pred.detach(), target)
+    if correct is not None:
+        assert correct.dtype == torch.bool and correct.shape[0] == 4
+
+
+@pytest.mark.parametrize("backbone", fgav.list_backbones())
+def test_every_backbone_with_every_head(backbone: str) -> None:
+    """Each backbone builds into a MultiTaskModel with all registered heads and runs at 32 px."""
+    heads = fgav.list_heads()
+    model = fgav.build_model(BACKBONE_NAMES.get(backbone, backbone), heads, image_size=SIZE).eval()
+    x = torch.rand(2, 3, SIZE, SIZE, requires_grad=True)
+    outputs = model(x)
+    assert set(outputs) == set(heads)
+    batch = make_batch(2, SIZE)
+    batch["image"] = x
+    losses = model.losses(outputs, batch)
+    for name, loss in losses.items():
+        assert loss.shape == (2,), name
+    assert outputs[CLASSIFICATION].shape == (2, 2)
+    model.loss(outputs, batch).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", fgav.list_augmenters())
+def test_augmenter_contract(name: str) -> None:
+    cls = fgav.get_augmenter(name)
+    assert issubclass(cls, fgav.Augmenter) and (cls.__doc__ or "").strip()
+    augmenter = fgav.create_augmenter(name)
+    if augmenter.needs_fit:
+        pytest.skip(f"augmenter {name!r} needs fitting; its own tests cover it")
+    batch = make_batch(4, SIZE)
+    out = augmenter(batch["image"], batch)
+    assert out.shape == batch["image"].shape
+    assert out.min() >= 0 and out.max() <= 1, "an augmented input stays in [0,1]"
+
+
+@pytest.mark.parametrize("name", fgav.list_attacks())
+def test_attack_contract(name: str) -> None:
+    from foolbox.attacks.base import Attack
+
+    cls = fgav.get_attack(name)
+    assert issubclass(cls, Attack), "attacks are Foolbox attacks"
+    assert (cls.__doc__ or "").strip(), "the docstring's first line is the summary"
+    assert isinstance(fgav.create_attack(name), Attack)
