@@ -133,12 +133,14 @@ def _lock(file: Path) -> Iterator[None]:
 
 
 @contextmanager
-def progress_bar(total: int, *, console: Console | None = None, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    total: int, *, console: Console | None = None, enabled: bool = True, description: str = "SynthSpoof"
+) -> Iterator[Callable[[int], None]]:
     """A rich progress bar over ``total`` images; yields ``advance(k)`` (k more images done)."""
     if not enabled:
         yield lambda k: None
         return
-    columns = (TextColumn("SynthSpoof"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
         task = bar.add_task("images", total=total)
         yield lambda k: bar.advance(task, k)

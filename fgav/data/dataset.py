@@ -71,7 +71,8 @@ def read_image(file: Path, *, size: int, box: Box | None = None, mode: str = "RG
                 img = img.resize((size, size), Image.BILINEAR)
             array = np.array(img, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise UnreadableImageError(display or str(file), str(exc) or type(exc).__name__) from None
+        reason = (str(exc) or type(exc).__name__).replace(f" '{file}'", "").replace(str(file), "the file")
+        raise UnreadableImageError(display or str(file), reason) from None
     tensor = torch.from_numpy(array)
     tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
     return tensor.contiguous().float().div_(255.0)
