@@ -5,5 +5,6 @@ from __future__ import annotations
 from fgav.cli.data import data
 from fgav.cli.plugins import plugins
 from fgav.cli.sfa import sfa
+from fgav.cli.train import evaluate, train
 
-BUILTIN_COMMANDS = [plugins, data, sfa]
+BUILTIN_COMMANDS = [plugins, data, sfa, train, evaluate]

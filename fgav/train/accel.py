@@ -1,0 +1,61 @@
+"""Device-specific speed-ups: bf16 autocast and channels_last on CUDA, torch.compile.
+
+Resolved by small functions so that the CUDA choices are unit-tested on a CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a device: bf16 on CUDA, none (full fp32) on CPU."""
+    return torch.bfloat16 if device.type == "cuda" else None
+
+
+def uses_channels_last(device: torch.device) -> bool:
+    """Whether to keep images and weights in channels_last memory (CUDA's tensor cores)."""
+    return device.type == "cuda"
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device) -> Iterator[None]:
+    """Autocast to the device's dtype (a no-op where it has none)."""
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """Move a model to its device, channels_last where that pays."""
+    model = model.to(device)
+    if uses_channels_last(device):
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def move_batch(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """A batch dict with its tensors (and those of nested dicts, e.g. ``valid``) on ``device``."""
+    out: dict[str, Any] = {}
+    for key, value in batch.items():
+        if isinstance(value, Tensor):
+            value = value.to(device, non_blocking=True)
+            if key == "image" and uses_channels_last(device):
+                value = value.contiguous(memory_format=torch.channels_last)
+        elif isinstance(value, Mapping):
+            value = move_batch(value, device)
+        out[key] = value
+    return out
+
+
+def maybe_compile(model: nn.Module, *, enabled: bool) -> nn.Module:
+    """``torch.compile(model)`` when asked; the model itself otherwise."""
+    return torch.compile(model) if enabled else model

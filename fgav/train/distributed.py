@@ -1,0 +1,146 @@
+"""torchrun support: process-group set-up, exact data shards and gathering results.
+
+Under ``torchrun`` (``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` in the environment) the
+process group is started with gloo on CPU and nccl on CUDA; without them everything
+runs as one process of rank 0 in a world of one, so single-process code needs no branch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from fgav.errors import FgavError
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands: its rank, the world size, and its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    started_here: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process is rank 0, the only one that writes."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        """Whether more than one process takes part."""
+        return self.world_size > 1
+
+    def barrier(self) -> None:
+        """Wait for every process (a no-op in a world of one)."""
+        if self.distributed:
+            dist.barrier()
+
+    def close(self) -> None:
+        """Tear down the process group if this context started it."""
+        if self.started_here and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def launched_by_torchrun() -> bool:
+    """Whether the environment names a torchrun world of more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def init_distributed(device: torch.device) -> DistContext:
+    """Join the torchrun process group if there is one; else a world of one.
+
+    Each rank of a CUDA run uses the GPU of its ``LOCAL_RANK``.
+
+    Raises:
+        FgavError: a CUDA run has more local ranks than GPUs.
+    """
+    if not launched_by_torchrun():
+        return DistContext(device=device)
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise FgavError(f"local rank {local_rank} but only {torch.cuda.device_count()} CUDA devices")
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    started = False
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+        started = True
+    return DistContext(rank=rank, world_size=world, local_rank=local_rank, device=device, started_here=started)
+
+
+def shard_indices(n: int, *, rank: int, world_size: int) -> list[int]:
+    """The indices of ``range(n)`` that a rank evaluates: strided, disjoint, none dropped."""
+    return list(range(rank, n, world_size))
+
+
+def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
+    """Every rank's ``obj``, in rank order (just ``[obj]`` in a world of one)."""
+    if not ctx.distributed:
+        return [obj]
+    gathered: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """The sum over ranks of a float tensor (itself in a world of one)."""
+    if not ctx.distributed:
+        return values
+    values = values.to(ctx.device).clone()
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values.cpu()
+
+
+def any_rank(flag: bool, ctx: DistContext) -> bool:
+    """Whether ``flag`` is true on any rank (so that every rank stops together)."""
+    return bool(all_reduce_sum(torch.tensor([float(flag)]), ctx).item() > 0)
+
+
+class ResumableSampler(Sampler[int]):
+    """A per-epoch shuffled shard of the data that can start part-way into an epoch.
+
+    The order of epoch ``e`` is a permutation seeded by ``seed + e`` (the same on every
+    rank, as ``DistributedSampler``'s), padded by wrapping round to a multiple of the
+    world size, then strided over the ranks. ``set_epoch`` picks the epoch; ``skip``
+    drops the first samples of this rank's shard (what a resumed run has already seen).
+    """
+
+    def __init__(self, n: int, *, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True) -> None:
+        if n <= 0:
+            raise FgavError("the training set is empty")
+        self.n, self.rank, self.world_size = n, rank, world_size
+        self.seed, self.shuffle = seed, shuffle
+        self.epoch, self.skip = 0, 0
+        self.per_rank = -(-n // world_size)
+
+    def set_epoch(self, epoch: int, *, skip: int = 0) -> None:
+        """Pick the epoch whose order to yield, dropping this rank's first ``skip`` samples."""
+        self.epoch, self.skip = epoch, skip
+
+    def _order(self) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        total = self.per_rank * self.world_size
+        order = (order * (total // len(order) + 1))[:total]
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._order()[self.skip :])
+
+    def __len__(self) -> int:
+        return max(self.per_rank - self.skip, 0)
