@@ -26,13 +26,14 @@ def data() -> None:
 @data.command("synth")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--n", "n", type=click.IntRange(min=1), default=2500, show_default=True, help="Images to render.")
-@click.option("--size", type=click.IntRange(min=8), default=64, show_default=True, help="Image side in pixels.")
+@click.option("--size", type=click.IntRange(min=16), default=64, show_default=True, help="Image side in pixels.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives byte-identical files.")
 @click.option("--live-ratio", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Share of live images.")
 @click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="Share of subjects in the test split.")
 @click.option("--images-per-subject", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--difficulty", type=click.FloatRange(0, 1), default=None, help="Spoof cue strength against nuisances (default: the renderer's).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes rendering (default: all cores).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier SynthSpoof tree in OUT.")
 def synth_command(
     out: Path,
     n: int,
@@ -43,6 +44,7 @@ def synth_command(
     images_per_subject: int,
     difficulty: float | None,
     workers: int | None,
+    overwrite: bool,
 ) -> None:
     """Render SynthSpoof into OUT, in CelebA-Spoof's on-disk layout."""
     from fgav.data.cache import progress_bar
@@ -51,20 +53,25 @@ def synth_command(
         from fgav.data.synth import generate
     except ImportError as exc:
         raise FgavError(f"the SynthSpoof renderer is not available: {exc}") from None
-    if out.exists() and any(out.iterdir()):
-        raise FgavError(f"{out} exists and is not empty; choose a new folder")
     options: dict[str, Any] = {
         "n": n, "size": size, "seed": seed, "live_ratio": live_ratio, "test_fraction": test_fraction,
         "images_per_subject": images_per_subject, "workers": workers,
     }  # fmt: skip
     if difficulty is not None:
         options["difficulty"] = difficulty
-    console = Console(stderr=True)
+    if overwrite:
+        options["overwrite"] = True
     start = time.perf_counter()
-    with progress_bar(n, console=console) as advance:
-        generate(out, progress=advance, **options)
+    try:
+        with progress_bar(n, console=Console(stderr=True)) as advance:
+            summary = generate(out, progress=advance, **options)
+    except (ValueError, FileExistsError) as exc:  # the renderer's own checks: bad input, not a crash
+        raise FgavError(str(exc)) from None
     seconds = time.perf_counter() - start
-    click.echo(f"Wrote {n} SynthSpoof images ({size} px, seed {seed}) to {out} in {seconds:.1f} s ({n / seconds:.0f} images/s)")
+    counts = ""
+    if all(hasattr(summary, k) for k in ("train", "test", "live", "spoof")):
+        counts = f" (train {summary.train}, test {summary.test}; live {summary.live}, spoof {summary.spoof})"
+    click.echo(f"Wrote {n} SynthSpoof images{counts} to {out} in {seconds:.1f} s ({n / seconds:.0f} images/s)")
 
 
 def _data_options(command: Any) -> Any:

@@ -27,8 +27,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fgav.errors import FgavError
 
 SYNTH_DEFAULTS: dict[str, int] = {"n": 2500, "size": 64, "seed": 0}
-# Bump when the cached tree must be regenerated (the renderer's output changed).
-CACHE_VERSION = 1
+# Bump when the cached tree must be regenerated for a reason of this module's; the
+# renderer's own FORMAT_VERSION is added to it, so a new renderer format regenerates too.
+CACHE_VERSION = 0
 _STALE_TEMP_S = 3600.0  # a temporary folder older than this is an interrupted run's
 
 
@@ -48,9 +49,17 @@ def default_difficulty() -> float:
     return float(default if default is not inspect.Parameter.empty else synth.DEFAULT_DIFFICULTY)
 
 
-def synth_folder_name(*, n: int, size: int, seed: int, difficulty: float) -> str:
+def format_version() -> int:
+    """The version in the cache folder's name: the renderer's format version (plus ours)."""
+    from fgav.data.synth import writer
+
+    return int(getattr(writer, "FORMAT_VERSION", 1)) + CACHE_VERSION
+
+
+def synth_folder_name(*, n: int, size: int, seed: int, difficulty: float, version: int | None = None) -> str:
     """The cache folder's name for these parameters (all of them in it)."""
-    return f"synthspoof-n{n}-s{size}-seed{seed}-d{difficulty:g}-v{CACHE_VERSION}"
+    version = format_version() if version is None else version
+    return f"synthspoof-n{n}-s{size}-seed{seed}-d{difficulty:g}-v{version}"
 
 
 def synth_path(

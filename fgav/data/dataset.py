@@ -75,7 +75,7 @@ def read_image(file: Path, *, size: int, box: Box | None = None, mode: str = "RG
         raise UnreadableImageError(display or str(file), reason) from None
     tensor = torch.from_numpy(array)
     tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
-    return tensor.contiguous().float().div_(255.0)
+    return tensor.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)  # one copy
 
 
 def pixel_box(box: Box, image_size: tuple[int, int]) -> tuple[int, int, int, int]:

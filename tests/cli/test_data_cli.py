@@ -93,10 +93,21 @@ def test_synth_calls_the_renderer(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert calls[0]["n"] == 12 and calls[0]["size"] == 32 and calls[0]["seed"] == 5 and calls[0]["live_ratio"] == 0.25
     assert "difficulty" not in calls[0]  # the renderer's default
     assert run("data", "synth", str(tmp_path / "out2"), "--difficulty", "0.9").exit_code == 0 and calls[1]["difficulty"] == 0.9
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full/x").write_text("")
-    result = run("data", "synth", str(tmp_path / "full"))
-    assert result.exit_code == 1 and "not empty" in result.output
+
+
+def test_synth_check_info_with_the_real_renderer(tmp_path: Path) -> None:
+    out = str(tmp_path / "synth")
+    result = run("data", "synth", out, "--n", "16", "--size", "16", "--seed", "1", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "Wrote 16 SynthSpoof images" in result.output
+    info = run("data", "info", out, "--json")
+    splits = json.loads(info.output)["splits"]
+    assert sum(s["images"] for s in splits.values()) == 16
+    assert all(s["depth_known"] == s["reflection_known"] == s["images"] for s in splits.values())
+    assert run("data", "check", out).exit_code == 0
+    again = run("data", "synth", out, "--n", "16", "--size", "16")
+    assert again.exit_code == 1 and "already holds a data set" in again.output and "Traceback" not in again.output
+    assert run("data", "synth", out, "--n", "16", "--size", "8").exit_code == 2  # below the renderer's minimum
 
 
 def test_info_synth_uses_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

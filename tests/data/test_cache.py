@@ -70,3 +70,13 @@ def test_cache_dir_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert cache.cache_dir() == tmp_path / "fgav"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert cache.cache_dir() == Path.home() / ".cache" / "fgav"
+
+
+def test_the_real_renderer_through_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FGAV_CACHE", str(tmp_path))
+    root = synth_path(n=16, size=16, seed=2, progress=False)
+    assert root.name.startswith("synthspoof-n16-s16-seed2-d") and root.name.endswith(f"-v{cache.format_version()}")
+    train, test = open_dataset(root, split="train", image_size=16), open_dataset(root, split="test", image_size=16)
+    assert len(train) + len(test) == 16 and {"depth", "reflection"} <= train.provides
+    item = train[0]
+    assert item["image"].shape == (3, 16, 16) and item["depth"].shape == (1, 16, 16)
