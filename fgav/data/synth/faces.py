@@ -131,27 +131,30 @@ def render_person(
     hx, hy = x / F32(w0 + 0.1 + hv), (y + F32(0.12)) / F32(1.02 + 0.5 * hv)
     dome_r2 = hx * hx + hy * hy
     head = soft((1 - np.sqrt(dome_r2)) * F32(0.9), px)
-    neck = soft(F32(0.34) - np.abs(x), px) * soft(F32(1.75) - y, px) * soft(y - F32(0.3), px)
-    sx, sy = x / F32(1.8), (y - F32(2.4)) / F32(0.95)
+    neck = soft(F32(0.4) - np.abs(x), px) * soft(F32(1.6) - y, px) * soft(y - F32(0.3), px)
+    sx, sy = x / F32(1.75), (y - F32(2.2)) / F32(0.9)
     body = soft((1 - np.sqrt(sx * sx + sy * sy)) * F32(0.9), px)
     height = np.maximum(F32(0.45) * np.sqrt(clip(1 - dome_r2, 0, 1)) * head, face_h)
-    height = np.maximum(height, F32(0.28) * np.sqrt(clip(1 - (x / 0.34) ** 2, 0, 1)) * neck)
+    height = np.maximum(height, F32(0.28) * np.sqrt(clip(1 - (x / 0.4) ** 2, 0, 1)) * neck)
     height = np.maximum(height, F32(0.35) * np.sqrt(clip(1 - sx * sx - sy * sy, 0, 1)))
 
     skin_tex = subject.skin * (F32(0.95) + F32(0.1) * grain)[..., None]
+    # Hair strands: the grain smeared down the rows, as light catching locks.
+    strands = (grain + np.roll(grain, 1, 0) + np.roll(grain, 2, 0)) * F32(0.2) + F32(0.7)
+    hair_tex = subject.hair * strands[..., None]
     albedo = np.broadcast_to(subject.clothes, (size, size, 3)).astype(F32)
     if subject.long_hair:
         locks = soft(F32(w0 + 0.22 + hv) - np.abs(x), px) * soft(F32(1.25 + hv) - y, px)
-        _lerp(albedo, subject.hair, locks * soft(y + F32(0.2), px))
+        _lerp(albedo, hair_tex, locks * soft(y + F32(0.2), px))
     _lerp(albedo, subject.skin * F32(0.85), neck)
     ears = soft(1 - np.sqrt(((xa - F32(w0)) / F32(0.09)) ** 2 + ((y + F32(0.02)) / F32(0.17)) ** 2), px * 5)
     _lerp(albedo, subject.skin * F32(0.9), ears)
     short = soft(F32(-0.12) - y, px * 2) if not subject.long_hair else F32(1)
     if on["Bald"]:  # a bare scalp, a little hair left above the ears
         _lerp(albedo, subject.skin * F32(1.05), head * soft(F32(0.15) - y, px))
-        _lerp(albedo, subject.hair, head * soft(xa - F32(w0 * 0.85), px) * soft(y + F32(0.5), px) * short)
+        _lerp(albedo, hair_tex, head * soft(xa - F32(w0 * 0.85), px) * soft(y + F32(0.5), px) * short)
     else:
-        _lerp(albedo, subject.hair, head * short)
+        _lerp(albedo, hair_tex, head * short)
     skin = face_vis
     _lerp(albedo, skin_tex, face_vis)
     full, face_full = albedo, face

@@ -71,10 +71,15 @@ def _flat_light(size: int, light: Lighting, rng: np.random.Generator) -> np.ndar
     return (F32(level) * (1 + F32(gx) * x + F32(gy) * y))[..., None] * light.color
 
 
-def _glare(rng: np.random.Generator, size: int, strength: float, *, streak: bool) -> np.ndarray:
-    """A specular highlight: an elongated blob (a window, a lamp) reflected by a surface."""
+def _glare(rng: np.random.Generator, size: int, strength: float, *, streak: bool, corners: np.ndarray) -> np.ndarray:
+    """A specular highlight: an elongated blob (a window, a lamp) mirrored by the surface.
+
+    Its centre falls on the surface (inside the quadrilateral `corners`), so the
+    reflection layer of a replay or a glossy print always holds its glare.
+    """
     x, y = pixel_grid(size)
-    cx, cy = rng.uniform(-0.7, 0.7, 2)
+    w = rng.dirichlet(np.ones(4)) * 0.6 + 0.1  # a point well inside the quadrilateral
+    cx, cy = np.clip((w / w.sum()) @ corners, -0.85, 0.85)
     th = rng.uniform(0, np.pi)
     c, s = F32(np.cos(th)), F32(np.sin(th))
     u, v = c * (x - F32(cx)) + s * (y - F32(cy)), c * (y - F32(cy)) - s * (x - F32(cx))
@@ -134,7 +139,7 @@ def render_spoof(
         corners = jitter_quad(rng, rng.uniform(-0.1, 0.1), rng.uniform(-0.05, 0.1) + hh - half, half, hh, 0.12)
         image, cover, face = _present(rng, size, sheet[..., :3], sheet[..., 3], corners, light, backdrop)
         gloss = 0.7 if spoof_type == 1 else 0.25
-        refl = _glare(rng, size, gloss * cue * rng.uniform(0.5, 1.0), streak=False) * cover
+        refl = _glare(rng, size, gloss * cue * rng.uniform(0.5, 1.0), streak=False, corners=corners) * cover
     elif spoof_type in (7, 8, 9):
         backdrop = background(rng, size, environment) * F32(light.background)
         if spoof_type == 7:  # PC monitor: wide, thin bezel, fills the frame
@@ -168,7 +173,7 @@ def render_spoof(
         k = rng.uniform(0.15, 0.45, 2) * size * np.pi / 4
         moire = F32(1) + F32(0.25 * cue) * np.cos(F32(k[0]) * x + F32(k[1]) * y + F32(rng.uniform(0, 6.3)))
         image = image * (1 + (moire[..., None] - 1) * cover[..., None])
-        refl = _glare(rng, size, cue * rng.uniform(0.45, 0.95), streak=rng.random() < 0.5) * cover
+        refl = _glare(rng, size, cue * rng.uniform(0.45, 0.95), streak=rng.random() < 0.5, corners=corners) * cover
     else:  # masks worn by a real person: 4, 5, 6, 10
         wearer = sample_subject(rng)
         w_attrs = sample_image_attributes(rng, wearer)
