@@ -185,8 +185,11 @@ class CelebASpoofDataset(FASDataset):
             "depth": np.array([f is not None for f in self._maps["depth"]]) | spoof,
             "reflection": np.array([f is not None for f in self._maps["reflection"]]) | ~spoof,
         }
-        keys = set(LABEL_KEYS) | {k for k in MAP_KEYS if len(paths) and self._valid[k].all()}
-        super().__init__(root=root, split=split, image_size=image_size, paths=paths, provides=frozenset(keys))
+        super().__init__(root=root, split=split, image_size=image_size, paths=paths, provides=self._provides())
+
+    def _provides(self) -> frozenset[str]:
+        """The label keys, and each map whose ground truth every sample has."""
+        return frozenset(LABEL_KEYS) | {k for k in MAP_KEYS if self._valid[k].all()}
 
     def _index_files(
         self, root: Path, paths: list[str], display: str, depth_dir: str | Path | None, reflection_dir: str | Path | None
@@ -265,4 +268,4 @@ class CelebASpoofDataset(FASDataset):
         self._boxes = self._boxes[:n]
         self._maps = {k: v[:n] for k, v in self._maps.items()}
         self._valid = {k: v[:n] for k, v in self._valid.items()}
-        self.provides = frozenset(set(LABEL_KEYS) | {k for k in MAP_KEYS if self._valid[k].all()})
+        self.provides = self._provides()

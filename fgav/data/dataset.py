@@ -58,17 +58,18 @@ def read_image(file: Path, *, size: int, box: Box | None = None, mode: str = "RG
         UnreadableImageError: the file is missing, truncated or not an image.
     """
     try:
-        with Image.open(file) as img:
-            if box is not None and img.format == "JPEG":
+        with Image.open(file) as opened:
+            img: Image.Image = opened
+            if box is not None and opened.format == "JPEG":
                 # Decode a large JPEG at a reduced scale (DCT scaling): the crop still
                 # has at least `size` pixels a side, and decoding is several times faster.
                 need = (math.ceil(size / max(box[2] - box[0], 1e-6)), math.ceil(size / max(box[3] - box[1], 1e-6)))
-                img.draft(mode, need)
+                opened.draft(mode, need)
             img = img.convert(mode)
             if box is not None:
                 img = img.crop(pixel_box(box, img.size))
             if img.size != (size, size):
-                img = img.resize((size, size), Image.BILINEAR)
+                img = img.resize((size, size), Image.Resampling.BILINEAR)
             array = np.array(img, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         reason = (str(exc) or type(exc).__name__).replace(f" '{file}'", "").replace(str(file), "the file")

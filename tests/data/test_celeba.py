@@ -32,6 +32,14 @@ def test_crop_is_the_box_scaled_from_the_224_frame(tree: Callable[..., Path]) ->
     assert uniform(item["image"], 200)
 
 
+def test_large_jpeg_crop(tree: Callable[..., Path]) -> None:
+    # Decoded at a reduced scale (draft), the crop must still be the box.
+    image = boxed_image(896, 896, (224, 224, 672, 672), inside=200, outside=20)
+    root = tree({"Data/test/1/live/a.jpg": {"label": LIVE, "image": image, "bb": "56 56 112 112"}})
+    x = open_dataset(root, image_size=32)[0]["image"]
+    assert x.shape == (3, 32, 32) and (x - 200 / 255).abs().max() < 8 / 255
+
+
 def test_box_one_pixel_off_would_show_the_outside(tree: Callable[..., Path]) -> None:
     # The same image with a box one frame unit (two pixels) wider: the crop holds outside pixels.
     image = boxed_image(448, 224, (112, 56, 336, 168), inside=200, outside=20)

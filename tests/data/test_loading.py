@@ -60,9 +60,11 @@ def test_a_batch_of_only_unreadable_images_still_arrives(tmp_path: Path) -> None
 
 def test_worker_processes_skip_too(tmp_path: Path) -> None:
     dataset = open_dataset(corrupt_tree(tmp_path), image_size=16)
-    skips = SkipCounter()
-    total = sum(len(b["path"]) for b in make_loader(dataset, batch_size=2, num_workers=2) if skips.update(b) >= 0)
-    assert total == 4 and len(skips) == 2
+    skips, paths = SkipCounter(), []
+    for batch in make_loader(dataset, batch_size=2, num_workers=2):
+        skips.update(batch)
+        paths += batch["path"]
+    assert len(paths) == 4 and sorted(skips.paths) == ["Data/test/1/spoof/b.png", "Data/test/1/spoof/d.jpg"]
 
 
 def test_malformed_annotation_in_a_worker_is_one_line(tmp_path: Path) -> None:
