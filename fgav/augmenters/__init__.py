@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from fgav.augmenters.none import NoAugmenter
+from fgav.sfa.augmenter import SFA
 
-BUILTIN_AUGMENTERS: list[type] = [NoAugmenter]
+BUILTIN_AUGMENTERS: list[type] = [NoAugmenter, SFA]

@@ -1,0 +1,210 @@
+"""SFA, the Semantic Feature Augmentation module (Sec. 3.2, Eq. 2-7), as an fgav augmenter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from fgav.errors import FgavError
+from fgav.interfaces import Augmenter, Batch
+from fgav.sfa.lbp import lbp
+from fgav.sfa.vae import MapVAE
+
+if TYPE_CHECKING:
+    from fgav.model import MultiTaskModel
+
+WEIGHTS_FILE, CONFIG_FILE = "sfa.safetensors", "sfa.json"
+DEFAULT_ALPHA = 8 / 255
+DEFAULTS: dict[str, Any] = {"alpha": DEFAULT_ALPHA, "texture": True, "latent_dim": 128, "work_size": 64}
+
+
+class SFA(Augmenter):
+    """SFA: live/spoof activation maps from two VAEs, gated by LBP texture (Sec. 3.2).
+
+    ``forward(x, batch)`` is S(x) = clip(x + M_opposite(x) - M_same(x), 0, 1), where
+    "same" is each sample's label ``batch["spoof"]`` and M_g(x) = G_g(x) * T(x).
+
+    Args:
+        mode: ``"push"`` (the attack starts from S(x)) or ``"guide"`` (gradients at
+            S(x), perturbation applied to x).
+        alpha: the bound of each map (``alpha * tanh``), in image units (default 8/255).
+        texture: gate the maps by the LBP texture T(x); ``False`` is T = 1 (Tab. 3).
+        latent_dim: the VAEs' latent size (default 128).
+        work_size: the side at which the VAEs run (default 64; a multiple of 32).
+        path: a folder written by :meth:`save` to load; its options win, and an
+            explicit option that contradicts them is an error.
+    """
+
+    name: ClassVar[str] = "sfa"
+
+    def __init__(
+        self,
+        *,
+        mode: str = "push",
+        alpha: float | None = None,
+        texture: bool | None = None,
+        latent_dim: int | None = None,
+        work_size: int | None = None,
+        path: str | Path | None = None,
+    ) -> None:
+        super().__init__(mode=mode)
+        given = {"alpha": alpha, "texture": texture, "latent_dim": latent_dim, "work_size": work_size}
+        saved = _read_config(Path(path)) if path is not None else {}
+        config = {**DEFAULTS, **{k: saved[k] for k in DEFAULTS if k in saved}}
+        for key, value in given.items():
+            if value is None:
+                continue
+            if path is not None and not _same(value, config[key]):
+                raise FgavError(f"SFA at {path} was trained with {key}={config[key]!r}, not {value!r}")
+            config[key] = value
+        if not 0 < float(config["alpha"]) <= 1:
+            raise FgavError(f"SFA alpha must be in (0, 1], not {config['alpha']}")
+        self.alpha = float(config["alpha"])
+        self.texture = bool(config["texture"])
+        self.latent_dim = int(config["latent_dim"])
+        self.work_size = int(config["work_size"])
+        options = {"alpha": self.alpha, "latent_dim": self.latent_dim, "work_size": self.work_size}
+        self.g_live = MapVAE(**options)
+        self.g_spoof = MapVAE(**options)
+        self.fitted = False
+        self.info: dict[str, Any] = {}  # the target and the training figures, saved in sfa.json
+        if path is not None:
+            self._load_weights(Path(path), saved)
+        self.eval()  # an augmenter is used at attack time: BN statistics frozen, z = mu
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The options that define the module (what ``sfa.json`` records)."""
+        return {"alpha": self.alpha, "texture": self.texture, "latent_dim": self.latent_dim, "work_size": self.work_size}
+
+    @property
+    def needs_fit(self) -> bool:
+        """True until the module is fitted to a target or loaded."""
+        return not self.fitted
+
+    def texture_map(self, x: Tensor) -> Tensor:
+        """T(x) ``(B,1,H,W)``: LBP codes / 255, or ones with ``texture=False``; no gradient."""
+        if not self.texture:
+            return torch.ones_like(x[:, :1])
+        return lbp(x)
+
+    def maps(self, x: Tensor, *, sample: bool = False) -> tuple[Tensor, Tensor]:
+        """M_live(x) and M_spoof(x), each ``(B,1,H,W)`` in ``[-alpha, alpha]`` (Eq. 2-3)."""
+        t = self.texture_map(x)
+        return self.g_live(x, sample=sample).map * t, self.g_spoof(x, sample=sample).map * t
+
+    def forward(self, x: Tensor, batch: Mapping[str, Any]) -> Tensor:
+        """S(x) = clip(x + M_opposite(x) - M_same(x), 0, 1), deterministic (z = mu).
+
+        Raises:
+            FgavError: the batch has no ``spoof`` labels for the images.
+        """
+        labels = _spoof_labels(batch, x)
+        m_live, m_spoof = self.maps(x)
+        spoof = labels.view(-1, 1, 1, 1).bool()
+        same = torch.where(spoof, m_spoof, m_live)
+        opposite = torch.where(spoof, m_live, m_spoof)
+        return (x + opposite - same).clamp(0, 1)
+
+    def fit(  # type: ignore[override]
+        self,
+        model: MultiTaskModel,
+        loader: Iterable[Batch],
+        *,
+        epochs: int = 3,
+        lr: float = 1e-3,
+        kl_weight: float = 1e-3,
+        max_steps: int | None = None,
+        progress: Callable[[int, int | None, float], None] | None = None,
+    ) -> dict[str, Any]:
+        """Train G_live and G_spoof against the frozen ``model`` (Eq. 4-5); return the figures.
+
+        Args:
+            model: the target; its live/spoof head judges ``x + M_opposite(x)``.
+            loader: batches with ``image`` and ``spoof`` (``fgav.data.make_loader``).
+            epochs: passes over the loader.
+            lr: Adam's learning rate.
+            kl_weight: the weight of the VAE's KL term next to the BCE.
+            max_steps: stop after this many steps (``None``: all epochs).
+            progress: called after each step with ``(step, total or None, loss)``.
+        """
+        from fgav.sfa.training import train_sfa
+
+        figures = train_sfa(
+            self, model, loader, epochs=epochs, lr=lr, kl_weight=kl_weight, max_steps=max_steps, progress=progress
+        )
+        checkpoint = getattr(model, "checkpoint_dir", None)
+        self.info = {"target": str(checkpoint) if checkpoint else None, "training": figures}
+        self.fitted = True
+        return figures
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``sfa.safetensors`` and ``sfa.json`` (options, target, training figures)."""
+        import fgav
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tmp = directory / (WEIGHTS_FILE + ".tmp")
+        save_file(tensors, str(tmp))
+        tmp.replace(directory / WEIGHTS_FILE)
+        record = {**self.config, **self.info, "fgav_version": fgav.__version__}
+        (directory / (CONFIG_FILE + ".tmp")).write_text(json.dumps(record, indent=2, sort_keys=True))
+        (directory / (CONFIG_FILE + ".tmp")).replace(directory / CONFIG_FILE)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, *, mode: str = "push", device: str | torch.device = "cpu") -> SFA:
+        """Restore an SFA written by :meth:`save`, in eval mode, on ``device``.
+
+        Raises:
+            FgavError: the folder holds no SFA module, or a malformed one.
+        """
+        return cls(mode=mode, path=directory).to(device)
+
+    def _load_weights(self, directory: Path, saved: dict[str, Any]) -> None:
+        try:
+            tensors = load_file(str(directory / WEIGHTS_FILE))
+            self.load_state_dict(tensors, strict=True)
+        except (OSError, RuntimeError) as exc:
+            raise FgavError(f"{directory / WEIGHTS_FILE}: not a matching SFA module ({exc})".splitlines()[0]) from exc
+        self.info = {k: saved[k] for k in ("target", "training") if k in saved}
+        self.fitted = True
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"SFA(mode={self.mode!r}, {options}, fitted={self.fitted})"
+
+
+def _spoof_labels(batch: Mapping[str, Any], x: Tensor) -> Tensor:
+    if "spoof" not in batch:
+        raise FgavError("SFA needs each image's live/spoof label: the batch has no 'spoof' key")
+    labels = torch.as_tensor(batch["spoof"], device=x.device).reshape(-1)
+    if labels.numel() != x.shape[0]:
+        raise FgavError(f"SFA got {labels.numel()} live/spoof labels for {x.shape[0]} images")
+    return labels
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+    return a == b
+
+
+def _read_config(directory: Path) -> dict[str, Any]:
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file() or not (directory / WEIGHTS_FILE).is_file():
+        raise FgavError(f"{directory} holds no SFA module: {CONFIG_FILE} and {WEIGHTS_FILE} are needed")
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise FgavError(f"{config_path}: malformed SFA config ({exc})") from exc
+    if not isinstance(config, dict):
+        raise FgavError(f"{config_path}: malformed SFA config (not an object)")
+    return config
