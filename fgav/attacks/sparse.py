@@ -80,7 +80,7 @@ def project_l0_box(delta: ep.Tensor, lower: ep.Tensor, upper: ep.Tensor, k: int)
 
 
 class SparseAttack(MinimizationAttack):
-    """Sparse and imperceivable attack (Croce and Hein 2019): PGD0 on at most k pixels within the sigma-map.
+    """Sparse and imperceivable attack (Croce and Hein 2019): PGD0 on k pixels within the sigma-map.
 
     Each step ascends the cross-entropy of the logits against the criterion's
     labels (descends it towards a target for ``TargetedMisclassification``), with

@@ -128,7 +128,7 @@ def _margin(logits: ep.Tensor, classes: ep.Tensor, targeted: bool) -> ep.Tensor:
 
 
 class STAdvAttack(MinimizationAttack):
-    """Spatially transformed adversarial examples (Xiao et al. 2018): a smooth per-pixel flow warps the image.
+    """Spatially transformed adversarial examples (Xiao et al. 2018): a smooth flow warps pixels.
 
     Minimises ``max(margin + confidence, 0) + tau * L_flow(flow)`` over a per-pixel
     flow field with Adam, where ``margin`` is the C&W logit margin (label logit
@@ -148,8 +148,10 @@ class STAdvAttack(MinimizationAttack):
     Args:
         steps: Adam steps. Default 200.
         stepsize: Adam step size, in pixels of flow. Default 0.05.
-        tau: Weight of the flow smoothness loss; larger gives smoother, smaller
-            flows. Default 0.05 (the paper's value).
+        tau: Weight of the flow smoothness loss; larger gives smoother flows (a
+            uniform shift costs nothing). ``L_flow`` is a sum over pixels, so the
+            right tau shrinks as images grow or logits shrink. Default 0.05 (the
+            paper's value).
         confidence: Kappa, the logit margin beyond the decision boundary that the
             adversarial loss asks for (also required of a kept adversarial).
             Default 0.

@@ -123,7 +123,9 @@ def test_fools_within_k_pixels_and_sigma(task, k: int) -> None:
 
 def test_no_budget_no_change(task) -> None:
     fmodel, _, x, y = task
-    for attack in (SparseAttack(k=0, steps=5, restarts=1), SparseAttack(kappa=0.0, steps=5, restarts=1)):
+    no_pixels = SparseAttack(k=0, steps=5, restarts=1)
+    no_change = SparseAttack(kappa=0.0, steps=5, restarts=1)
+    for attack in (no_pixels, no_change):
         raw, _, success = attack(fmodel, x, y, epsilons=None)
         torch.testing.assert_close(raw, x, atol=0, rtol=0)
         assert not success.any()

@@ -134,6 +134,19 @@ def test_larger_tau_gives_smoother_flows(task) -> None:
     assert flow_loss(ep.astensor(still)).raw.mean() < 0.1 * smooth.mean()
 
 
+def test_keeps_the_smoothest_adversarial(task) -> None:
+    fmodel, _, x, y = task
+    # The trajectory is deterministic, so 120 steps extend the 60-step run: the kept
+    # flow may only get smoother, and does (the first adversarial found is no answer).
+    short, short_found = STAdvAttack(steps=60).optimize_flow(fmodel, x, y)
+    long, long_found = STAdvAttack(steps=120).optimize_flow(fmodel, x, y)
+    assert short_found.float().mean() >= 0.5 and (long_found >= short_found).all()
+    short_loss = flow_loss(ep.astensor(short)).raw[short_found]
+    long_loss = flow_loss(ep.astensor(long)).raw[short_found]
+    assert (long_loss <= short_loss + 1e-4).all()
+    assert (long_loss < short_loss - 1e-3).float().mean() >= 0.5
+
+
 def test_confidence_is_kept(task) -> None:
     fmodel, net, x, y = task
     flow, found = STAdvAttack(steps=100, confidence=3.0).optimize_flow(fmodel, x, y)
