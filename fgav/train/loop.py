@@ -113,7 +113,7 @@ def train(
         else:
             dataset = limit_dataset(dataset, options["limit"])
         fields = set(Recipe.__dataclass_fields__)
-        recipe = Recipe(**{k: v for k, v in options.items() if k in fields and k != "loss_weights"})
+        recipe = Recipe(**{k: v for k, v in options.items() if k in fields})
         start = time.perf_counter()
         runner = Runner(
             options=options, recipe=recipe, dataset=dataset, ctx=ctx, out=out, say=say, compile=compile,

@@ -10,7 +10,7 @@ learning rate and few epochs; Swin, a transformer, gets a lower one.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -31,7 +31,6 @@ class Recipe:
     warmup_fraction: float = 0.1
     grad_clip: float = 5.0
     flip: bool = True
-    loss_weights: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain JSON values."""

@@ -1,0 +1,65 @@
+"""Evaluation against a hand computation over the same model outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import fgav
+from fgav.train import evaluate, evaluate_model
+from tests.train.tiny import ToyFAS
+
+
+@pytest.fixture(scope="module")
+def model() -> fgav.MultiTaskModel:
+    torch.manual_seed(3)
+    return fgav.build_model("timm:test_resnet", image_size=32).eval()
+
+
+def test_metrics_match_a_hand_computation(model: fgav.MultiTaskModel) -> None:
+    data = ToyFAS(21)
+    result = evaluate_model(model, data, batch_size=4, progress=False)  # 21 = 5 batches of 4 and one of 1
+    batch = {k: torch.stack([item[k] for item in data.items]) for k in data.items[0]}
+    with torch.no_grad():
+        out = model(batch["image"])
+    spoof = batch["spoof"].numpy()
+    p = out["classification"].softmax(1)[:, 1].numpy()
+    assert result["n"] == 21
+    assert result["accuracy"]["classification"] == pytest.approx(float(((p >= 0.5) == spoof).mean()))
+    st = (out["spoof_type"].argmax(1) == batch["spoof_type"]).float().mean()
+    assert result["accuracy"]["spoof_type"] == pytest.approx(float(st))
+    attr = ((out["attribute"] > 0) == (batch["attributes"] > 0.5)).float().mean()
+    assert result["accuracy"]["attribute"] == pytest.approx(float(attr))
+    depth_target = torch.nn.functional.adaptive_avg_pool2d(batch["depth"], 14)
+    assert result["mse"]["depth"] == pytest.approx(float((out["depth"] - depth_target).pow(2).mean()), rel=1e-5)
+    apcer = float((p[spoof == 1] < 0.5).mean())
+    bpcer = float((p[spoof == 0] >= 0.5).mean())
+    assert result["fas"]["APCER"] == pytest.approx(apcer)
+    assert result["fas"]["BPCER"] == pytest.approx(bpcer)
+    pairs = (p[spoof == 1][:, None] > p[spoof == 0][None, :]).mean()
+    assert result["fas"]["AUC"] == pytest.approx(float(pairs))
+    assert model.training is False
+
+
+def test_samples_with_unknown_ground_truth_are_not_counted(model: fgav.MultiTaskModel) -> None:
+    data = ToyFAS(8)
+    for i, item in enumerate(data.items):
+        item["valid"] = {"depth": torch.tensor(i < 4), "reflection": torch.tensor(True)}
+    with torch.no_grad():
+        out = model(torch.stack([item["image"] for item in data.items[:4]]))
+    target = torch.nn.functional.adaptive_avg_pool2d(torch.stack([item["depth"] for item in data.items[:4]]), 14)
+    result = evaluate_model(model, data, batch_size=3, progress=False)
+    assert result["mse"]["depth"] == pytest.approx(float((out["depth"] - target).pow(2).mean()), rel=1e-5)
+
+
+def test_evaluate_a_checkpoint_limits_and_notes_missing_heads(model: fgav.MultiTaskModel, tmp_path: Path) -> None:
+    model.save(tmp_path / "ckpt")
+    data = ToyFAS(12)
+    data.provides = frozenset({"image", "spoof"})
+    result = evaluate(tmp_path / "ckpt", dataset=data, limit=5, device="cpu", progress=False)
+    assert result["n"] == 5
+    assert set(result["accuracy"]) == {"classification"} and result["mse"] == {}
+    assert np.isfinite(result["fas"]["ACER"])
