@@ -106,6 +106,29 @@ class Augmenter(nn.Module):
     def fit(self, model: MultiTaskModel, loader: Iterable[Batch]) -> None:
         """Fit the augmenter to a frozen target model (default: nothing to fit)."""
 
+    @classmethod
+    def for_model(cls, model: MultiTaskModel, *, data: Any = None, **options: Any) -> Augmenter:
+        """Build the augmenter for a target model, fitted on ``data`` where it needs fitting.
+
+        The audit calls this. An augmenter that stores its fit with the target (SFA)
+        overrides it to reuse a stored fit.
+
+        Args:
+            model: the frozen target.
+            data: training data (a Dataset of batch dicts) to fit on, if needed.
+            **options: the augmenter's keyword options.
+        """
+        augmenter = cls(**options)
+        if augmenter.needs_fit:
+            if data is None:
+                from fgav.errors import FgavError
+
+                raise FgavError(f"augmenter {cls.name!r} must be fitted to the target: give it training data")
+            from fgav.data import make_loader
+
+            augmenter.fit(model, make_loader(data, batch_size=32, shuffle=True))
+        return augmenter
+
     def forward(self, x: Tensor, batch: Mapping[str, Any]) -> Tensor:  # pragma: no cover
         """Return the augmented input S(x), in [0,1], for images ``x`` and their batch."""
         raise NotImplementedError

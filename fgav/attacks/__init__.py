@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from fgav.attacks.foolbox_attacks import FOOLBOX_ATTACKS
+from fgav.attacks.sparse import SparseAttack
+from fgav.attacks.stadv import STAdvAttack
 
-BUILTIN_ATTACKS: list[type] = [*FOOLBOX_ATTACKS]
+BUILTIN_ATTACKS: list[type] = [*FOOLBOX_ATTACKS, STAdvAttack, SparseAttack]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from fgav.cli.audit import audit
 from fgav.cli.data import data
 from fgav.cli.plugins import plugins
 from fgav.cli.sfa import sfa
 from fgav.cli.train import evaluate, train
 
-BUILTIN_COMMANDS = [plugins, data, sfa, train, evaluate]
+BUILTIN_COMMANDS = [plugins, data, train, evaluate, sfa, audit]

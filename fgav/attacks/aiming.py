@@ -1,0 +1,90 @@
+"""Aiming an attack at one part of a multitask model (Eq. 11): the bridge to Foolbox.
+
+Foolbox models have one output (its issue 608). fgav's bridge gives Foolbox a model
+whose logits are the live/spoof decision (so every success Foolbox judges is judged on
+that decision) and whose gradients are the chosen part's per-sample loss against its
+ground truth: a straight-through construction, ``value = z_cls``, ``grad = grad of
+(+L/2, -L/2)`` placed on the (other, true) classes. Cross entropy and C&W's margin on
+these logits ascend the part's loss; for the classification part they are the plain
+logits. Foolbox's attacks are used untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import foolbox as fb
+import torch
+from torch import Tensor, nn
+
+from fgav.errors import FgavError
+from fgav.model import CLASSIFICATION, MultiTaskModel
+
+BOUNDS = (0.0, 1.0)
+
+
+@dataclass
+class PartObjective:
+    """The part an attack ascends: a head of the model and its ground truth for one batch."""
+
+    model: MultiTaskModel
+    part: str
+    target: Tensor
+    labels: Tensor
+
+    @classmethod
+    def for_batch(cls, model: MultiTaskModel, part: str, batch: Mapping[str, Any]) -> PartObjective:
+        """The objective of ``part`` on a batch whose ground truth holds the part's key.
+
+        Raises:
+            FgavError: the model has no such head, or the batch lacks its ground truth.
+        """
+        if part not in model.heads:
+            raise FgavError(f"the model has no part {part!r}; its parts: {', '.join(model.head_names)}")
+        head = model.heads[part]
+        if head.target_key not in batch:
+            raise FgavError(f"the data has no ground truth {head.target_key!r} for the part {part!r}")
+        device = batch["image"].device
+        return cls(model, part, head.target(batch).to(device), batch["spoof"].to(device).long())
+
+    def losses(self, outputs: Mapping[str, Tensor], index: Tensor | None = None) -> Tensor:
+        """The part's per-sample loss ``(B,)`` for outputs of (a subset ``index`` of) the batch."""
+        target = self.target if index is None else self.target[index]
+        return self.model.heads[self.part].loss(outputs[self.part], target)
+
+    def evaluate(self, x: Tensor, index: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """One forward: the part's per-sample loss and the live/spoof logits at ``x``."""
+        outputs = self.model(x)
+        return self.losses(outputs, index), outputs[CLASSIFICATION]
+
+
+class AimedModule(nn.Module):
+    """Live/spoof logits in value, the aimed part's loss in gradient (straight through)."""
+
+    def __init__(self, objective: PartObjective) -> None:
+        super().__init__()
+        self.objective = objective
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return ``(B, 2)`` logits for Foolbox."""
+        obj = self.objective
+        if x.shape[0] != obj.labels.shape[0]:
+            raise FgavError(
+                f"an attack evaluated the model on {x.shape[0]} inputs of a batch of {obj.labels.shape[0]}; "
+                "fgav aims attacks batch by batch"
+            )
+        outputs = obj.model(x)
+        logits = outputs[CLASSIFICATION]
+        if obj.part == CLASSIFICATION:
+            return logits
+        loss = obj.losses(outputs).to(logits.dtype)
+        true = torch.nn.functional.one_hot(obj.labels, logits.shape[1]).to(logits.dtype)
+        surrogate = (0.5 - true) * loss.unsqueeze(1)  # +L/2 on the other class, -L/2 on the true one
+        return logits.detach() + surrogate - surrogate.detach()
+
+
+def foolbox_model(objective: PartObjective) -> fb.PyTorchModel:
+    """A Foolbox model for an objective, bounds [0,1]."""
+    return fb.PyTorchModel(AimedModule(objective).eval(), bounds=BOUNDS, device=objective.labels.device)

@@ -1,0 +1,165 @@
+"""The audit engine: every (part, attack, epsilon, augmenter) on every batch, shared work once.
+
+It knows the interfaces only (MultiTaskModel, AuxHead, Augmenter, Foolbox attacks),
+never a concrete backbone, head or augmenter. Per batch, the data moves to the device
+once, the clean outputs and each augmenter's S(x) are computed once and shared by all
+parts, attacks and epsilons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import foolbox as fb
+import torch
+from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
+from torch import Tensor
+
+from fgav.attacks.aiming import PartObjective, foolbox_model
+from fgav.audit.gradient import run_gradient_attack, runs_natively
+from fgav.audit.metrics import MetricAccumulator
+from fgav.audit.result import AuditResult
+from fgav.data import SkipCounter
+from fgav.errors import FgavError
+from fgav.interfaces import Augmenter
+from fgav.model import CLASSIFICATION, MultiTaskModel
+
+DEFAULT_EPSILON = 8 / 255
+
+
+@dataclass
+class Plan:
+    """What an audit runs: parts, named attacks, epsilons and named augmenters."""
+
+    parts: list[str]
+    attacks: list[tuple[str, Any]]
+    epsilons: list[float]
+    augmenters: list[tuple[str, Augmenter]]
+    early_stop: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    moved: dict[str, Any] = {}
+    for key, value in batch.items():
+        if isinstance(value, Tensor):
+            moved[key] = value.to(device, non_blocking=True)
+        elif isinstance(value, Mapping):
+            moved[key] = _to_device(value, device)
+        else:
+            moved[key] = value
+    return moved
+
+
+def check_images(x: Tensor, *, where: str = "the data") -> None:
+    """Refuse inputs that are not images in [0,1]: a clear error, not an assertion from Foolbox."""
+    if not torch.isfinite(x).all():
+        raise FgavError(f"{where} holds NaN or infinite pixel values; fgav attacks images in [0,1]")
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 1:
+        raise FgavError(f"{where} holds pixel values in [{low:.3g}, {high:.3g}]; fgav attacks images in [0,1]")
+
+
+def _adversarials(
+    attack: Any,
+    augmenter: Augmenter,
+    objective: PartObjective,
+    x: Tensor,
+    augmented: Tensor,
+    batch: Mapping[str, Any],
+    epsilons: Sequence[float],
+    early_stop: bool,
+) -> list[tuple[float | None, Tensor]]:
+    """The adversarial batch for each epsilon (one, with epsilon None, for attacks without)."""
+    if runs_natively(attack):
+        push = augmenter.mode == "push"
+        start = augmented if push else x
+        shift = None if push else (augmented - x)
+        advs = run_gradient_attack(attack, objective, start, epsilons, shift=shift, early_stop=early_stop)
+        return list(zip(epsilons, advs))
+    wrapped = augmenter.wrap(attack, batch=batch)
+    criterion = fb.criteria.Misclassification(objective.labels)
+    fmodel = foolbox_model(objective)
+    if isinstance(attack, (FixedEpsilonAttack, MinimizationAttack)):
+        _, clipped, _ = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
+        return [(eps, c.detach()) for eps, c in zip(epsilons, clipped)]
+    _, clipped, _ = wrapped(fmodel, x, criterion)
+    return [(None, clipped.detach())]
+
+
+def run_audit(
+    model: MultiTaskModel,
+    loader: Iterable[Mapping[str, Any]],
+    plan: Plan,
+    *,
+    provides: frozenset[str],
+    device: torch.device,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[dict[tuple[str, str, float | None, str], MetricAccumulator], SkipCounter]:
+    """Run the plan over every batch; return the accumulators and the unreadable images skipped."""
+    model = model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    accumulators: dict[tuple[str, str, float | None, str], MetricAccumulator] = {}
+    skips = SkipCounter()
+    for number, raw in enumerate(loader):
+        skips.update(raw)
+        if not len(raw["image"]):
+            continue
+        batch = _to_device(raw, device)
+        x = batch["image"].float()
+        check_images(x, where=f"batch {number}")
+        with torch.no_grad():
+            clean = model(x)
+        for aug_name, augmenter in plan.augmenters:
+            with torch.no_grad():
+                augmented = augmenter(x, batch).clamp(0, 1)
+            for part in plan.parts:
+                objective = PartObjective.for_batch(model, part, batch)
+                for attack_name, attack in plan.attacks:
+                    results = _adversarials(attack, augmenter, objective, x, augmented, batch,
+                                            plan.epsilons, plan.early_stop)
+                    for eps, x_adv in results:
+                        with torch.no_grad():
+                            adv = model(x_adv)
+                        key = (part, attack_name, eps, aug_name)
+                        if key not in accumulators:
+                            accumulators[key] = MetricAccumulator(model.heads, provides)
+                        accumulators[key].update(batch, clean, adv, x, x_adv)
+        if on_batch is not None:
+            on_batch(x.shape[0])
+    return accumulators, skips
+
+
+def plan_parts(model: MultiTaskModel, heads: Sequence[str] | str, provides: frozenset[str]) -> tuple[list[str], list[str]]:
+    """The parts to attack (``all`` is every head of the model) and notes on those skipped."""
+    names = model.head_names if heads == "all" or heads == ["all"] else list(heads)
+    parts, notes = [], []
+    for name in names:
+        if name not in model.heads:
+            raise FgavError(f"the model has no part {name!r}; its parts: {', '.join(model.head_names)}, or all")
+        key = model.heads[name].target_key
+        if key in provides:
+            parts.append(name)
+        else:
+            notes.append(f"part {name!r} skipped: the data has no ground truth {key!r}")
+    if not parts:
+        raise FgavError("no part left to attack: " + "; ".join(notes))
+    if "spoof" not in provides:
+        raise FgavError("the data has no live/spoof labels ('spoof'): attacks are judged on them")
+    return parts, notes
+
+
+def epsilons_of(eps: float | Sequence[float] | None) -> list[float]:
+    """A list of budgets; each must be a finite number >= 0."""
+    values = [DEFAULT_EPSILON] if eps is None else ([eps] if isinstance(eps, (int, float)) else list(eps))
+    for value in values:
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise FgavError(f"an epsilon must be a finite number >= 0, not {value!r}")
+    return [float(v) for v in values]
+
+
+__all__ = ["AuditResult", "Plan", "check_images", "epsilons_of", "plan_parts", "run_audit"]

@@ -1,0 +1,140 @@
+"""The audit's metrics (DESIGN.md, Sec. 4.1), accumulated batch by batch.
+
+- ASR: among samples whose live/spoof decision is right when clean, the share that is
+  wrong after the attack.
+- Accuracy of every head with a meaningful ``correct``, clean and under attack (Tab. 5).
+- Change of every part (Tab. 6): per sample ``||f(x') - f(x)||^2 / ||f(x)||^2`` (the
+  squared change of the part's output over the squared L2 norm of its clean output),
+  averaged over samples.
+- Distortion actually made, from the clean image: L-inf, L2 (over all values) and L0
+  (pixels where any channel changed by more than 1e-6), averaged over samples.
+- FAS metrics of the live/spoof decision under attack, and the ASR broken down by spoof
+  type, illumination and environment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from fgav.data.labels import ENVIRONMENT_NAMES, ILLUMINATION_NAMES, SPOOF_TYPE_NAMES
+from fgav.interfaces import AuxHead
+from fgav.metrics.fas import fas_metrics
+from fgav.model import CLASSIFICATION
+
+BREAKDOWNS: dict[str, tuple[str, ...]] = {
+    "spoof_type": SPOOF_TYPE_NAMES,
+    "illumination": ILLUMINATION_NAMES,
+    "environment": ENVIRONMENT_NAMES,
+}
+_L0_TOLERANCE = 1e-6
+
+
+def distortion(x: Tensor, x_adv: Tensor) -> dict[str, Tensor]:
+    """Per-sample L-inf, L2 and L0 (pixels changed) distances from the clean images."""
+    delta = (x_adv.float() - x.float()).flatten(1)
+    pixels = (x_adv.float() - x.float()).abs().amax(dim=1).flatten(1)
+    return {
+        "linf": delta.abs().amax(dim=1),
+        "l2": delta.norm(dim=1),
+        "l0": (pixels > _L0_TOLERANCE).sum(dim=1).float(),
+    }
+
+
+def relative_change(clean: Tensor, adv: Tensor) -> Tensor:
+    """Per-sample squared change over the squared norm of the clean output."""
+    num = (adv.float() - clean.float()).flatten(1).pow(2).sum(dim=1)
+    den = clean.float().flatten(1).pow(2).sum(dim=1).clamp_min(1e-12)
+    return num / den
+
+
+class MetricAccumulator:
+    """Sums the audit's per-sample quantities over batches; :meth:`result` gives the figures."""
+
+    def __init__(self, heads: Mapping[str, AuxHead], provides: frozenset[str] | set[str]) -> None:
+        self.heads = dict(heads)
+        self.scored = [n for n, h in self.heads.items() if h.target_key in provides]
+        self.n = 0
+        self.right_clean = 0
+        self.flipped = 0
+        self.correct: dict[str, list[float]] = {}  # head -> [clean right, adv right, count]
+        self.change: dict[str, float] = dict.fromkeys(self.heads, 0.0)
+        self.dist: dict[str, float] = {"linf": 0.0, "l2": 0.0, "l0": 0.0}
+        self.scores: list[Tensor] = []
+        self.labels: list[Tensor] = []
+        self.groups: dict[str, dict[int, list[int]]] = {k: {} for k in BREAKDOWNS}
+
+    def update(
+        self,
+        batch: Mapping[str, Any],
+        clean: Mapping[str, Tensor],
+        adv: Mapping[str, Tensor],
+        x: Tensor,
+        x_adv: Tensor,
+    ) -> None:
+        """Add one batch: its ground truth, clean and adversarial outputs and images."""
+        labels = batch["spoof"].to(x.device).long()
+        right = clean[CLASSIFICATION].argmax(1) == labels
+        wrong_after = adv[CLASSIFICATION].argmax(1) != labels
+        flipped = right & wrong_after
+        self.n += int(labels.numel())
+        self.right_clean += int(right.sum())
+        self.flipped += int(flipped.sum())
+        for name in self.scored:
+            head = self.heads[name]
+            target = head.target(batch).to(x.device)
+            ok_clean, ok_adv = head.correct(clean[name], target), head.correct(adv[name], target)
+            if ok_clean is None or ok_adv is None:
+                continue
+            tally = self.correct.setdefault(name, [0.0, 0.0, 0.0])
+            tally[0] += float(ok_clean.float().sum())
+            tally[1] += float(ok_adv.float().sum())
+            tally[2] += float(ok_clean.numel())
+        for name in self.heads:
+            self.change[name] += float(relative_change(clean[name], adv[name]).sum())
+        for key, values in distortion(x, x_adv).items():
+            self.dist[key] += float(values.sum())
+        self.scores.append(adv[CLASSIFICATION].float().softmax(1)[:, 1].cpu())
+        self.labels.append(labels.cpu())
+        for key in BREAKDOWNS:
+            if key not in batch:
+                continue
+            for group, r, f in zip(batch[key].tolist(), right.tolist(), flipped.tolist()):
+                tally_g = self.groups[key].setdefault(int(group), [0, 0])
+                tally_g[0] += int(r)
+                tally_g[1] += int(f)
+
+    def result(self) -> dict[str, Any]:
+        """The figures: ``asr``, ``accuracy``, ``clean_accuracy``, ``change``, ``distortion``, ..."""
+        n = max(self.n, 1)
+        scores = torch.cat(self.scores) if self.scores else torch.zeros(0)
+        labels = torch.cat(self.labels) if self.labels else torch.zeros(0, dtype=torch.long)
+        breakdown = {
+            key: {
+                BREAKDOWNS[key][g] if 0 <= g < len(BREAKDOWNS[key]) else str(g): {
+                    "asr": _ratio(f, r), "n_right_clean": r,
+                }
+                for g, (r, f) in sorted(self.groups[key].items())
+            }
+            for key in BREAKDOWNS
+            if self.groups[key]
+        }
+        return {
+            "n": self.n,
+            "n_right_clean": self.right_clean,
+            "asr": _ratio(self.flipped, self.right_clean),
+            "clean_accuracy": {k: v[0] / v[2] for k, v in self.correct.items() if v[2]},
+            "accuracy": {k: v[1] / v[2] for k, v in self.correct.items() if v[2]},
+            "change": {k: v / n for k, v in self.change.items()},
+            "distortion": {k: v / n for k, v in self.dist.items()},
+            "fas": fas_metrics(scores, labels) if self.n else {},
+            "breakdown": breakdown,
+        }
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan

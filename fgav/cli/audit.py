@@ -1,0 +1,117 @@
+"""``fgav audit``: aim attacks at parts of a FAS model, with and without augmenters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fgav.cli.options import parse_component_options, parse_epsilons
+from fgav.errors import FgavError
+
+
+@click.command()
+@click.option("--backbone", help="Audit this backbone's embedded default model (trained and cached when missing).")
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="Audit the model saved in this directory.")
+@click.option("--head", "heads", multiple=True, help="The part attacked (repeatable, or all). Default: classification.")
+@click.option("--attack", "attacks", multiple=True, help="A registered attack (repeatable). Default: fgsm.")
+@click.option("--attack-option", multiple=True, help="key=value for every attack, or attack.key=value.")
+@click.option("--eps", multiple=True, help="Budget(s): 8/255, or a list 2/255,4/255,8/255. Default: 8/255.")
+@click.option("--augmenter", "augmenters", multiple=True, help="A registered augmenter (repeatable). Default: none and sfa.")
+@click.option("--augmenter-option", multiple=True, help="key=value for every augmenter, or name.key=value (sfa.mode=guide).")
+@click.option("--data", default="synth", show_default=True, help="A data set path, or synth (the embedded SynthSpoof).")
+@click.option("--split", default="test", show_default=True, help="The split attacked.")
+@click.option("--limit", type=int, help="Attack only the first N samples.")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--early-stop/--no-early-stop", default=True, show_default=True,
+              help="Iterative attacks stop per sample once the live/spoof decision flipped.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the full result as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write one CSV row per result.")
+@click.option("--markdown", "markdown_path", type=click.Path(path_type=Path), help="Write the table as Markdown.")
+def audit(
+    backbone: str | None,
+    checkpoint: Path | None,
+    heads: tuple[str, ...],
+    attacks: tuple[str, ...],
+    attack_option: tuple[str, ...],
+    eps: tuple[str, ...],
+    augmenters: tuple[str, ...],
+    augmenter_option: tuple[str, ...],
+    data: str,
+    split: str,
+    limit: int | None,
+    batch_size: int,
+    seed: int,
+    device: str,
+    early_stop: bool,
+    json_path: Path | None,
+    csv_path: Path | None,
+    markdown_path: Path | None,
+) -> None:
+    """Aim attacks at parts of a face anti-spoofing model and print what they do.
+
+    Example: fgav audit --backbone swin --head depth
+    """
+    import fgav
+    from fgav.audit import audit as run
+    from fgav.devices import resolve_device
+    from fgav.registry import get_attack, get_augmenter
+
+    console = Console(stderr=True)
+    if (backbone is None) == (checkpoint is None):
+        raise FgavError("give one of --backbone NAME (its default model) or --checkpoint DIR")
+    attack_names = list(attacks) or ["fgsm"]
+    augmenter_names = list(augmenters) or ["none", "sfa"]
+    for name in attack_names:
+        get_attack(name)  # unknown names fail before any training or loading
+    for name in augmenter_names:
+        get_augmenter(name)
+    dev = resolve_device(device)
+    if checkpoint is not None:
+        model = fgav.load_model(checkpoint, device=dev)
+    else:
+        from fgav.models import default
+
+        fgav.get_backbone(backbone)  # type: ignore[arg-type]
+        model = default(backbone, device=dev)  # type: ignore[arg-type]
+    epsilons = parse_epsilons(eps) if eps else None
+    part_list: list[str] | str = "all" if "all" in heads else (list(heads) or ["classification"])
+    with Progress(
+        TextColumn("[bold]audit[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    ) as progress:
+        task = progress.add_task("audit", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = run(
+            model,
+            data,
+            heads=part_list,
+            attacks=attack_names,
+            eps=epsilons,
+            augmenters=augmenter_names,
+            limit=limit,
+            batch_size=batch_size,
+            device=dev,
+            seed=seed,
+            attack_options=parse_component_options(attack_option, attack_names, what="attack"),
+            augmenter_options=parse_component_options(augmenter_option, augmenter_names, what="augmenter"),
+            early_stop=early_stop,
+            split=split,
+            progress=advance,
+        )
+    Console().print(result.table())
+    for note in result.notes:
+        console.print(f"[yellow]Note:[/] {note}")
+    if result.skipped:
+        console.print(f"[yellow]Note:[/] {len(result.skipped)} unreadable images skipped: {', '.join(result.skipped[:5])}")
+    for path, write in ((json_path, result.to_json), (csv_path, result.to_csv), (markdown_path, result.to_markdown)):
+        if path is not None:
+            write(path)
+            console.print(f"wrote {path}")
