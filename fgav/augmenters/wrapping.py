@@ -70,6 +70,9 @@ class ShiftedModel(Model):
         return restore_type(self._model((x + self._shift).clip(lower, upper)))
 
 
+_NO_EPSILONS: Any = object()  # an attack called without epsilons (Foolbox's SpatialAttack)
+
+
 def _labels_of(criterion: Criterion) -> ep.Tensor:
     """The live/spoof labels a criterion stands for where no batch was given."""
     if isinstance(criterion, Misclassification):
@@ -203,7 +206,7 @@ class AugmentedAttack(Attack):
         inputs: Any,
         criterion: Any,
         *,
-        epsilons: Any,
+        epsilons: Any = _NO_EPSILONS,
         **kwargs: Any,
     ) -> Any:
         """Run the wrapped attack on S(x); return Foolbox's ``(raw, clipped, success)``.
@@ -217,13 +220,15 @@ class AugmentedAttack(Attack):
             raise FgavError(f"fgav augmenters work on images in [0,1]; the model's bounds are {tuple(model.bounds)}")
         criterion_ = get_criterion(criterion)
         s = self.augment(x, criterion_)
+        if epsilons is not _NO_EPSILONS:  # attacks without a budget (a spatial grid) take none
+            kwargs["epsilons"] = epsilons
         if self.mode == "push":
-            raw, clipped, _ = self.attack(model, s, criterion_, epsilons=epsilons, **kwargs)
+            raw, clipped, _ = self.attack(model, s, criterion_, **kwargs)
         else:
             shifted = ShiftedModel(model, s - x.raw)
             judge = judged_on(criterion_, model)
-            raw, clipped, _ = self.attack(shifted, x.raw, judge, epsilons=epsilons, **kwargs)
-        was_iterable = isinstance(epsilons, Iterable)
+            raw, clipped, _ = self.attack(shifted, x.raw, judge, **kwargs)
+        was_iterable = epsilons is not _NO_EPSILONS and isinstance(epsilons, Iterable)
         points = clipped if was_iterable else [clipped]
         success = ep.stack([criterion_(ep.astensor(p), ep.astensor(model(p))) for p in points])
         success = success if was_iterable else success[0]

@@ -50,6 +50,8 @@ def _balanced_subset(dataset: Any, limit: int) -> Any:
         raise FgavError(f"SFA training needs at least 2 images, not a limit of {limit}")
     if limit >= len(dataset):
         return dataset
+    if not hasattr(dataset, "labels"):
+        return torch.utils.data.Subset(dataset, range(limit))
     spoof = dataset.labels()["spoof"].reshape(-1)
     live_idx, spoof_idx = torch.nonzero(spoof == 0).flatten(), torch.nonzero(spoof == 1).flatten()
     half = min(limit // 2, len(live_idx), len(spoof_idx))
@@ -64,8 +66,9 @@ def sfa_for(
     *,
     data: str | Path | Iterable[Batch] | None = None,
     alpha: float | None = None,
-    texture: bool = True,
+    texture: bool | None = None,
     latent_dim: int | None = None,
+    work_size: int | None = None,
     mode: str = "push",
     epochs: int = 3,
     batch_size: int = 32,
@@ -76,7 +79,8 @@ def sfa_for(
 
     Looks in ``model.checkpoint_dir / "sfa"`` (then the variant folder of the asked
     options); loads the module whose options match. Otherwise trains one on
-    ``data`` (a data set path, or an iterable of batches), saying so on stderr, and
+    ``data`` (a data set path, a Dataset of samples, or an iterable of batch dicts),
+    saying so on stderr, and
     stores it with the checkpoint (in ``sfa/`` if free, else a variant folder).
 
     Raises:
@@ -84,20 +88,20 @@ def sfa_for(
     """
     wanted = {
         "alpha": DEFAULTS["alpha"] if alpha is None else float(alpha),
-        "texture": bool(texture),
+        "texture": True if texture is None else bool(texture),
         "latent_dim": DEFAULTS["latent_dim"] if latent_dim is None else int(latent_dim),
-        "work_size": DEFAULTS["work_size"],
+        "work_size": DEFAULTS["work_size"] if work_size is None else int(work_size),
     }
     checkpoint = getattr(model, "checkpoint_dir", None)
     device = next(iter(model.parameters())).device
     candidates = [checkpoint / "sfa", variant_dir(checkpoint, wanted)] if checkpoint else []
     for folder in candidates:
-        if (folder / CONFIG_FILE).is_file() and _matches(folder, wanted, alpha, latent_dim):
+        if (folder / CONFIG_FILE).is_file() and _matches(folder, wanted, alpha, latent_dim, work_size):
             return SFA.load(folder, mode=mode, device=device)
     if data is None:
         where = f" with {checkpoint}" if checkpoint else ""
         raise FgavError(f"no SFA matching {_describe(wanted)} is stored{where}; give data to train one")
-    loader = training_loader(model, data, batch_size=batch_size, limit=limit) if isinstance(data, (str, Path)) else data
+    loader = _loader_of(model, data, batch_size=batch_size, limit=limit)
     target = str(checkpoint) if checkpoint else "the target model"
     print(f"Training SFA ({_describe(wanted)}) against {target}: none is stored yet.", file=sys.stderr)
     sfa = SFA(mode=mode, **wanted).to(device)
@@ -108,7 +112,23 @@ def sfa_for(
     return sfa
 
 
-def _matches(folder: Path, wanted: dict[str, Any], alpha: float | None, latent_dim: int | None) -> bool:
+def _loader_of(model: MultiTaskModel, data: Any, *, batch_size: int, limit: int | None) -> Iterable[Batch]:
+    """Batches from a path, a Dataset of samples, or an iterable of batch dicts (as given)."""
+    import torch
+
+    if isinstance(data, (str, Path)):
+        return training_loader(model, data, batch_size=batch_size, limit=limit)
+    if isinstance(data, torch.utils.data.Dataset):
+        from fgav.data import make_loader
+
+        dataset = _balanced_subset(data, limit) if limit is not None else data
+        return make_loader(dataset, batch_size=batch_size, shuffle=True)
+    return data
+
+
+def _matches(
+    folder: Path, wanted: dict[str, Any], alpha: float | None, latent_dim: int | None, work_size: int | None
+) -> bool:
     """Whether the SFA stored in ``folder`` has the asked options (unasked ones match any)."""
     import json
 
@@ -119,6 +139,8 @@ def _matches(folder: Path, wanted: dict[str, Any], alpha: float | None, latent_d
     if bool(saved.get("texture", True)) != wanted["texture"]:
         return False
     if alpha is not None and abs(float(saved.get("alpha", -1)) - wanted["alpha"]) > 1e-9:
+        return False
+    if work_size is not None and int(saved.get("work_size", -1)) != wanted["work_size"]:
         return False
     return latent_dim is None or int(saved.get("latent_dim", -1)) == wanted["latent_dim"]
 

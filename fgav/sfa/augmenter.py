@@ -144,6 +144,18 @@ class SFA(Augmenter):
         self.fitted = True
         return figures
 
+    @classmethod
+    def for_model(cls, model: MultiTaskModel, *, data: Any = None, **options: Any) -> SFA:
+        """The SFA of a target: loaded from ``path=``, stored with the checkpoint, or trained.
+
+        See :func:`fgav.sfa.sfa_for`; the audit calls this.
+        """
+        if options.get("path") is not None:
+            return cls(**options).to(_device_of(model))
+        from fgav.sfa import sfa_for
+
+        return sfa_for(model, data=data, **options)
+
     def save(self, directory: str | Path) -> Path:
         """Write ``sfa.safetensors`` and ``sfa.json`` (options, target, training figures)."""
         import fgav
@@ -180,6 +192,10 @@ class SFA(Augmenter):
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         return f"SFA(mode={self.mode!r}, {options}, fitted={self.fitted})"
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next(iter(model.parameters()), torch.empty(0)).device
 
 
 def _spoof_labels(batch: Mapping[str, Any], x: Tensor) -> Tensor:

@@ -68,12 +68,13 @@ def sfa_loss(sfa: SFA, model: nn.Module, x: Tensor, spoof: Tensor, *, kl_weight:
 
 
 def _images_and_labels(batch: Batch, device: torch.device) -> tuple[Tensor, Tensor]:
+    if "image" in batch and len(batch["image"]) == 0:  # every image of the batch was unreadable
+        return batch["image"], torch.zeros(0, dtype=torch.long)
     if "image" not in batch or "spoof" not in batch:
         raise FgavError("SFA training needs batches with 'image' and 'spoof' keys")
     x, spoof = batch["image"], torch.as_tensor(batch["spoof"]).reshape(-1)
-    skipped = batch.get("skipped")
-    if isinstance(skipped, Tensor) and skipped.dtype == torch.bool and skipped.numel() == len(x):
-        x, spoof = x[~skipped], spoof[~skipped]  # unreadable images the loader filled in
+    if len(spoof) != len(x):
+        raise FgavError(f"a training batch has {len(spoof)} live/spoof labels for {len(x)} images")
     return x.to(device, torch.float32), spoof.to(device, torch.long)
 
 
@@ -128,10 +129,10 @@ def train_sfa(
                     loss.backward()
                     optimizer.step()
                     step, samples = step + 1, samples + len(x)
-                    loss_sum, batches = loss_sum + float(loss), batches + 1
+                    loss_sum, batches = loss_sum + loss.detach().item(), batches + 1
                     fooled_last, seen_last = fooled_last + int(fooled.sum()), seen_last + len(x)
                     if progress is not None:
-                        progress(step, total, float(loss))
+                        progress(step, total, loss.detach().item())
                     if max_steps is not None and step >= max_steps:
                         break
                 if batches:
