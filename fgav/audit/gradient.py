@@ -32,10 +32,12 @@ def runs_natively(attack: object) -> bool:
 
 def _gradient(objective: PartObjective, x: Tensor, index: Tensor, shift: Tensor | None) -> tuple[Tensor, Tensor]:
     """The part's loss gradient at ``x (+ shift)`` and whether each live/spoof decision is wrong there."""
-    point = x.detach().clone().requires_grad_(True)
-    at = point if shift is None else (point + shift[index]).clamp(*BOUNDS)
+    # The gradient is the part's gradient at the (shifted) point itself: no clip in between,
+    # so a pixel the shift pushes past a bound keeps its gradient.
+    at = x.detach() if shift is None else (x.detach() + shift[index]).clamp(*BOUNDS)
+    at = at.clone().requires_grad_(True)
     loss, logits = objective.evaluate(at, index)
-    (grad,) = torch.autograd.grad(loss.sum(), point)
+    (grad,) = torch.autograd.grad(loss.sum(), at)
     wrong = logits.detach().argmax(dim=1) != objective.labels[index]
     return grad, wrong
 

@@ -1,0 +1,126 @@
+"""The audit end to end: every registered attack on every built-in part, and its results."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import torch
+
+import fgav
+from fgav.audit import audit
+from fgav.errors import FgavError
+from fgav.model import DEFAULT_HEADS
+
+# Options that keep each built-in attack to a few model calls; third-party attacks use theirs.
+FAST_OPTIONS: dict[str, dict[str, Any]] = {
+    "pgd": {"steps": 3},
+    "l2pgd": {"steps": 3},
+    "cw": {"steps": 3, "binary_search_steps": 1},
+    "ead": {"steps": 3, "binary_search_steps": 1},
+    "deepfool": {"steps": 3},
+    "spatial-grid": {"num_translations": 2, "num_rotations": 2},
+    "stadv": {"steps": 3},
+    "sparse": {"steps": 3, "restarts": 1},
+}
+
+
+@pytest.mark.parametrize("attack", fgav.list_attacks())
+def test_every_attack_on_every_builtin_part(attack: str, tiny_target: fgav.MultiTaskModel, tiny_data) -> None:
+    result = audit(tiny_target, tiny_data.limit(8), heads="all", attacks=[attack], eps=[8 / 255],
+                   attack_options={attack: FAST_OPTIONS.get(attack, {})}, device="cpu", batch_size=8)
+    assert {r["part"] for r in result.results} == set(DEFAULT_HEADS)
+    for r in result.results:
+        assert r["attack"] == attack and r["augmenter"] == "none" and r["n"] == 8
+        assert 0.0 <= r["asr"] <= 1.0
+        assert set(r["accuracy"]) == {"attribute", "spoof_type", "illumination", "classification"}
+        assert set(r["change"]) == set(DEFAULT_HEADS)
+        assert r["distortion"]["linf"] <= (8 / 255 + 1e-5 if r["epsilon"] is not None else 1.0)
+
+
+def test_fgsm_on_the_live_spoof_head_equals_torchattacks(tiny_target: fgav.MultiTaskModel, tiny_data) -> None:
+    torchattacks = pytest.importorskip("torchattacks")
+    from fgav.attacks.aiming import PartObjective
+    from fgav.audit.gradient import run_gradient_attack
+
+    batch = torch.utils.data.default_collate([tiny_data[i] for i in range(16)])
+
+    class Decision(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return tiny_target(x)["classification"]
+
+    theirs = torchattacks.FGSM(Decision().eval(), eps=8 / 255)(batch["image"], batch["spoof"])
+    objective = PartObjective.for_batch(tiny_target, "classification", batch)
+    (ours,) = run_gradient_attack(fgav.create_attack("fgsm"), objective, batch["image"], [8 / 255])
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
+
+
+def test_fgsm_asr_grows_with_epsilon_and_the_result_serializes(tiny_target, tiny_data, tmp_path) -> None:
+    result = audit(tiny_target, tiny_data, heads=["classification", "depth"], attacks=["fgsm"],
+                   eps=[0.0, 4 / 255, 32 / 255], device="cpu")
+    asr = [r["asr"] for r in result.find(part="classification")]
+    assert asr[0] == 0.0, "a zero budget changes nothing"
+    assert asr[0] <= asr[1] <= asr[2] and asr[2] > 0.5
+    zero = result.find(part="classification", epsilon=0.0)[0]
+    assert zero["distortion"] == {"linf": 0.0, "l2": 0.0, "l0": 0.0}
+    assert all(abs(v) < 1e-12 for v in zero["change"].values())
+    payload = json.loads(result.to_json(tmp_path / "r.json"))
+    assert payload["schema"] == 1 and len(payload["results"]) == 6
+    entry = payload["results"][0]
+    for key in ("part", "attack", "epsilon", "augmenter", "asr", "accuracy", "change", "distortion", "n", "fas"):
+        assert key in entry
+    assert result.to_csv().count("\n") == 7
+    assert "| Classification | fgsm | 8/255" not in result.to_markdown() and "32/255" in result.to_markdown()
+    assert fgav.audit.AuditResult.from_json(tmp_path / "r.json").results[0]["part"] == "classification"
+
+
+def test_parts_without_ground_truth_are_skipped_with_a_note(tiny_target, tiny_data) -> None:
+    data = tiny_data.limit(8)
+    data.provides = frozenset(data.provides - {"depth", "reflection"})
+    result = audit(tiny_target, data, heads="all", attacks=["fgsm"], device="cpu")
+    assert {r["part"] for r in result.results} == {"attribute", "spoof_type", "illumination", "classification"}
+    assert any("'depth' skipped" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (float("nan"), "NaN or infinite"),
+    (1.5, r"holds pixel values in \[0.1\d+, 1.5\]; fgav attacks images in \[0,1\]"),
+])
+def test_inputs_outside_the_unit_range_are_a_clear_error(tiny_target, tiny_data, bad: float, message: str) -> None:
+    data = tiny_data.limit(4)
+    data.items = [dict(item) for item in data.items]
+    data.items[1]["image"] = data.items[1]["image"].clone()
+    data.items[1]["image"][0, 0, 0] = bad
+    with pytest.raises(FgavError, match=message):
+        audit(tiny_target, data, attacks=["fgsm"], device="cpu")
+
+
+def test_unknown_names_are_one_line_errors_with_close_matches(tiny_target, tiny_data) -> None:
+    with pytest.raises(FgavError, match="unknown attack 'pgdd'. Did you mean 'pgd'"):
+        audit(tiny_target, tiny_data, attacks=["pgdd"], device="cpu")
+    with pytest.raises(FgavError, match="unknown augmenter 'sfaa'"):
+        audit(tiny_target, tiny_data, augmenters=["sfaa"], device="cpu")
+    with pytest.raises(FgavError, match="no part 'dept'"):
+        audit(tiny_target, tiny_data, heads=["dept"], device="cpu")
+    with pytest.raises(FgavError, match="an epsilon must be a finite number >= 0"):
+        audit(tiny_target, tiny_data, eps=[-1.0], device="cpu")
+
+
+def test_a_third_party_attack_instance_and_the_guide_mode_combine(tiny_target, tiny_data) -> None:
+    import foolbox as fb
+
+    class Nudge(fb.attacks.LinfBasicIterativeAttack):
+        """A user's own subclass: runs through Foolbox itself, aimed by the bridge."""
+
+        name = "nudge"
+
+        def run(self, *args: Any, **kwargs: Any) -> Any:  # a custom run is not fgav's to replace
+            return super().run(*args, **kwargs)
+
+    result = audit(tiny_target, tiny_data.limit(8), heads=["depth"], attacks=[Nudge(steps=2)],
+                   eps=[8 / 255], device="cpu")
+    (r,) = result.results
+    assert r["attack"] == "nudge" and r["distortion"]["linf"] <= 8 / 255 + 1e-6
+    assert not math.isnan(r["asr"])
