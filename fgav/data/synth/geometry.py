@@ -64,14 +64,14 @@ def _interp_matrix(size: int, cells: int) -> np.ndarray:
 
 
 def smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int = 0) -> np.ndarray:
-    """Value noise in [0, 1]: a `cells` x `cells` random lattice bilinearly upsampled.
+    """Value noise in [0, 1], (size, size) or (channels, size, size): a lattice upsampled.
 
     Two small matrix products instead of a resize call keep it cheap.
     """
     m = _interp_matrix(size, cells)
     if channels:
         lattice = rng.random((channels, cells, cells), dtype=F32)
-        return np.moveaxis(m @ lattice @ m.T, 0, 2)
+        return m @ lattice @ m.T  # (channels, size, size)
     return m @ rng.random((cells, cells), dtype=F32) @ m.T
 
 
@@ -92,16 +92,16 @@ def warp_onto_quad(
     """Paints a flat texture onto a quadrilateral of the image, as a camera sees a sheet.
 
     Args:
-        texture: (h, w, c) float32, the sheet's content.
+        texture: (c, h, w) float32, the sheet's content, channels first.
         corners: (4, 2) normalized image positions of the texture's top-left, top-right,
             bottom-right and bottom-left corners.
         size: the output image's side.
         edge: the anti-aliasing ramp of the sheet's outline, in output pixels.
 
     Returns:
-        The warped texture (size, size, c) and the sheet's coverage (size, size) in [0, 1].
+        The warped texture (c, size, size) and the sheet's coverage (size, size) in [0, 1].
     """
-    h, w = texture.shape[:2]
+    h, w = texture.shape[1:]
     unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
     inv = homography(np.asarray(corners, dtype=float), unit).astype(F32)
     x, y = pixel_grid(size)
@@ -120,10 +120,9 @@ def warp_onto_quad(
     fv = np.clip(v * h - 0.5, 0, h - 1.001)
     iu = fu.astype(np.int32)
     iv = fv.astype(np.int32)
-    au = (fu - iu)[..., None]
-    av = (fv - iv)[..., None]
-    top = texture[iv, iu] * (1 - au) + texture[iv, iu + 1] * au
-    bottom = texture[iv + 1, iu] * (1 - au) + texture[iv + 1, iu + 1] * au
+    au, av = fu - iu, fv - iv
+    top = texture[:, iv, iu] * (1 - au) + texture[:, iv, iu + 1] * au
+    bottom = texture[:, iv + 1, iu] * (1 - au) + texture[:, iv + 1, iu + 1] * au
     return (top * (1 - av) + bottom * av).astype(F32), coverage.astype(F32)
 
 

@@ -136,5 +136,5 @@ def render_sample(
     image = capture(rng, clean, camera, light)
     return SynthSample(
         image=image, depth=depth, reflection=reflection, label=label, bbox=face_box(face),
-        clean=clip(clean, 0, 1).astype(F32), face=face, glasses=glasses, attributes=attrs,
+        clean=np.ascontiguousarray(clip(clean, F32(0), F32(1)).transpose(1, 2, 0)), face=face, glasses=glasses, attributes=attrs,
     )  # fmt: skip

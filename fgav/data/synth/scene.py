@@ -26,7 +26,7 @@ class Lighting:
     ambient: float
     diffuse: float
     rim: float  # light from behind, catching the silhouette's edges
-    color: np.ndarray  # RGB tint of the light
+    color: np.ndarray  # RGB tint of the light, (3, 1, 1) to broadcast over images
     background: float  # gain of the background (a bright window for back light)
     exposure: float
     noise: float  # extra sensor noise in the dark
@@ -49,7 +49,7 @@ def sample_lighting(rng: np.random.Generator, illumination: int) -> Lighting:
     d = np.array([np.sin(az) * np.cos(el), -np.sin(el), np.cos(az) * np.cos(el)])
     return Lighting(
         direction=d.astype(F32), ambient=amb, diffuse=dif, rim=rim,
-        color=(tint / tint.mean()).astype(F32), background=float(bg), exposure=float(exp_),
+        color=(tint / tint.mean()).astype(F32).reshape(3, 1, 1), background=float(bg), exposure=float(exp_),
         noise=float(noise),
     )  # fmt: skip
 
@@ -83,38 +83,36 @@ def shade(height: np.ndarray, pixel: float, light: Lighting, *, specular: float 
 
 
 def background(rng: np.random.Generator, size: int, environment: int) -> np.ndarray:
-    """An indoor (1) or outdoor (2) backdrop, (size, size, 3) in [0, 1].
+    """An indoor (1) or outdoor (2) backdrop, (3, size, size) in [0, 1].
 
     Indoor: a lit wall with door and picture frames, a lamp's glow. Outdoor: sky,
     foliage texture and ground; high-frequency and saturated greens and blues.
     """
     x, y = pixel_grid(size)
     if environment == 2:
-        sky = np.array([0.45, 0.65, 0.95]) * rng.uniform(0.8, 1.1)
-        top = sky + (np.array([0.9, 0.93, 1.0]) - sky) * clip(y + 1, 0, 2)[..., None] * F32(0.5)
+        sky = (np.array([0.45, 0.65, 0.95]) * rng.uniform(0.8, 1.1)).astype(F32)[:, None, None]
+        top = sky + (np.array([0.9, 0.93, 1.0], F32)[:, None, None] - sky) * (clip(y + 1, 0, 2) * F32(0.5))
         horizon = F32(rng.uniform(-0.5, 0.4)) + F32(0.15) * np.sin(x * F32(rng.uniform(2, 5)))
         leaves = smooth_noise(rng, size, int(rng.integers(6, 14)), 3)
-        green = np.array([0.2, 0.45, 0.15]) * rng.uniform(0.6, 1.3)
+        green = (np.array([0.2, 0.45, 0.15]) * rng.uniform(0.6, 1.3)).astype(F32)[:, None, None]
         foliage = green * (F32(0.4) + F32(1.2) * leaves)
-        ground = soft(y - horizon, 2.0 / size)[..., None]
+        ground = soft(y - horizon, 2.0 / size)
         out = top * (1 - ground) + foliage * ground
         if rng.random() < 0.5:  # a building edge
             edge = F32(rng.uniform(-1, 1))
-            wall = soft((x - edge) * F32((1 if rng.random() < 0.5 else -1)), 2.0 / size)[..., None]
-            out = out * (1 - wall) + rng.uniform(0.4, 0.85, 3) * wall
+            wall = soft((x - edge) * F32((1 if rng.random() < 0.5 else -1)), 2.0 / size)
+            out = out * (1 - wall) + rng.uniform(0.4, 0.85, 3).astype(F32)[:, None, None] * wall
         return out.astype(F32)
     wall = rng.uniform(0.35, 0.85, 3) * rng.uniform(0.8, 1.0)
-    out = np.broadcast_to(wall.astype(F32), (size, size, 3)) * (
-        F32(0.85) + F32(0.3) * smooth_noise(rng, size, 3)
-    )[..., None]
+    out = wall.astype(F32)[:, None, None] * (F32(0.85) + F32(0.3) * smooth_noise(rng, size, 3))
     axis = x[0]
     for _ in range(int(rng.integers(1, 4))):  # door, shelf or picture frame
         cx, cy, hw, hh = rng.uniform(-1, 1), rng.uniform(-1, 0.6), rng.uniform(0.1, 0.5), rng.uniform(0.1, 0.8)
         # An axis-aligned box is the outer product of two 1-D ramps: two tiny arrays.
         box = np.outer(soft(F32(hh) - np.abs(axis - F32(cy)), 2.0 / size), soft(F32(hw) - np.abs(axis - F32(cx)), 2.0 / size))
-        out = out + (rng.uniform(0.1, 0.9, 3).astype(F32) - out) * box[..., None]
+        out = out + (rng.uniform(0.1, 0.9, 3).astype(F32)[:, None, None] - out) * box
     lamp = gauss(x, y, rng.uniform(-1, 1), rng.uniform(-1.2, -0.4), 0.5, 0.4)
-    return clip(out + F32(0.25) * lamp[..., None], 0, 1).astype(F32)
+    return clip(out + F32(0.25) * lamp, F32(0), F32(1)).astype(F32)
 
 
 @dataclass(frozen=True)
@@ -169,45 +167,46 @@ _YCC_INV = np.linalg.inv(_YCC).astype(F32)
 
 
 def jpeg_like(img: np.ndarray, quality: int) -> np.ndarray:
-    """JPEG's loss without a codec: 8x8 block DCT of YCbCr, quantized with JPEG's table.
+    """JPEG's loss on a (3, H, W) image: 8x8 block DCT of YCbCr, quantized with JPEG's table.
 
     The blocking, ringing and chroma smearing of a real JPEG at that quality, in a
     handful of array operations (a codec round trip costs more than the rest).
     """
-    h, w = img.shape[:2]
+    h, w = img.shape[1:]
     scale = (5000 / quality if quality < 50 else 200 - 2 * quality) / 100
     q = np.maximum(_QTABLE * F32(scale), F32(1e-3))
-    q = np.stack([q, q * 2, q * 2])[None, None]  # (1, 1, 3, 8, 8)
+    q = np.stack([q, q * 2, q * 2])[:, None, None]  # (3, 1, 1, 8, 8)
     ph, pw = -h % 8, -w % 8
-    ycc = img @ _YCC.T
+    ycc = (_YCC @ img.reshape(3, -1)).reshape(img.shape)
     if ph or pw:
-        ycc = np.pad(ycc, ((0, ph), (0, pw), (0, 0)), mode="edge")
-    bh, bw = ycc.shape[0] // 8, ycc.shape[1] // 8
-    blocks = ycc.reshape(bh, 8, bw, 8, 3).transpose(0, 2, 4, 1, 3)
+        ycc = np.pad(ycc, ((0, 0), (0, ph), (0, pw)), mode="edge")
+    bh, bw = ycc.shape[1] // 8, ycc.shape[2] // 8
+    blocks = ycc.reshape(3, bh, 8, bw, 8).transpose(0, 1, 3, 2, 4)
     coef = _DCT @ blocks @ _DCT.T
     coef = np.round(coef / q) * q
     blocks = _DCT.T @ coef @ _DCT
-    ycc = blocks.transpose(0, 3, 1, 4, 2).reshape(bh * 8, bw * 8, 3)[:h, :w]
-    return ycc @ _YCC_INV.T
+    ycc = blocks.transpose(0, 1, 3, 2, 4).reshape(3, bh * 8, bw * 8)[:, :h, :w]
+    return (_YCC_INV @ np.ascontiguousarray(ycc).reshape(3, -1)).reshape(3, h, w)
 
 
 def capture(rng: np.random.Generator, image: np.ndarray, camera: Camera, light: Lighting) -> np.ndarray:
-    """Photographs a scene: exposure, white balance, blur, noise, JPEG; returns uint8."""
-    img = clip(image * (F32(light.exposure) * camera.gains), F32(0), F32(1))
+    """Photographs a (3, H, W) scene: exposure, white balance, blur, noise, JPEG; (H, W, 3) uint8."""
+    img = clip(image * (F32(light.exposure) * camera.gains[:, None, None]), F32(0), F32(1))
     if camera.blur > 0.25:
-        b = _blur_matrix(img.shape[0], round(camera.blur, 2))
-        img = np.moveaxis(b @ np.moveaxis(img, 2, 0) @ b.T, 0, 2)
+        b = _blur_matrix(img.shape[1], round(camera.blur, 2))
+        img = b @ img @ b.T
     img = img + rng.standard_normal(img.shape, dtype=F32) * F32(camera.noise * light.noise)
     if camera.quality < 95:
         img = jpeg_like(img, camera.quality)
-    return (clip(img, F32(0), F32(1)) * F32(255) + F32(0.5)).astype(np.uint8)
+    out = (clip(img, F32(0), F32(1)) * F32(255) + F32(0.5)).astype(np.uint8)
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
 @dataclass
 class Portrait:
     """A lit person in front of a backdrop, in linear light, with the person's layers."""
 
-    image: np.ndarray  # (H, W, 3), linear, may exceed 1 before the camera clips it
+    image: np.ndarray  # (3, H, W), may exceed 1 before the camera clips it
     specular: np.ndarray  # (H, W) the highlight layer added to the skin
     layers: PersonLayers
 
@@ -221,10 +220,10 @@ def portrait(
     layers = render_person(rng, size, subject, attrs, pose)
     diffuse, spec = shade(layers.height, layers.pixel, light, specular=sheen, shininess=shininess)
     spec = spec * layers.skin
-    person = layers.albedo * (diffuse[..., None] * light.color) + spec[..., None]
+    person = layers.albedo * (diffuse * light.color) + spec
     if backdrop:
         back = background(rng, size, environment) * F32(light.background)
     else:
         back = np.zeros_like(person)
-    a = layers.alpha[..., None]
+    a = layers.alpha
     return Portrait(image=(back + (person - back) * a).astype(F32), specular=spec, layers=layers)

@@ -31,35 +31,36 @@ from fgav.data.synth.scene import Lighting, background, portrait, sample_lightin
 class SpoofRender:
     """A spoof scene in linear light, before the camera."""
 
-    image: np.ndarray  # (H, W, 3)
+    image: np.ndarray  # (3, H, W)
     reflection: np.ndarray  # (H, W) glare / specular layer in [0, 1]
     face: np.ndarray  # (H, W) coverage of the presented face, for the bounding box
 
 
 def _paste(content: np.ndarray, shape: tuple[int, int], top: int, left: int, fill: np.ndarray) -> np.ndarray:
-    """Places `content` (h, w, c) on a sheet of `shape` filled with `fill` (c,)."""
-    sheet = np.empty((*shape, content.shape[2]), dtype=F32)
-    sheet[:] = fill
-    h, w = content.shape[:2]
-    sheet[top : top + h, left : left + w] = content
+    """Places `content` (c, h, w) on a sheet of `shape` filled with `fill` (c,)."""
+    sheet = np.empty((content.shape[0], *shape), dtype=F32)
+    sheet[:] = np.asarray(fill, F32)[:, None, None]
+    h, w = content.shape[1:]
+    sheet[:, top : top + h, left : left + w] = content
     return sheet
 
 
 def _printed(rng: np.random.Generator, photo: np.ndarray, cue: float, cell: float) -> np.ndarray:
     """Prints an RGB photo: reduced gamut, a halftone dot screen per ink, paper fibres."""
-    size = photo.shape[0]
-    gray = photo.mean(axis=2, keepdims=True)
+    size = photo.shape[1]
+    gray = photo.mean(axis=0, keepdims=True)
     g = gray + (photo - gray) * F32(1 - 0.45 * cue)
     g = F32(0.08 * cue) + clip(g, 0, 1) * F32(1 - 0.18 * cue)
     x, y = pixel_grid(size)
     ang = np.deg2rad(np.array([15.0, 75.0, 45.0]) + rng.uniform(0, 90), dtype=F32)
-    u = (x[..., None] * np.cos(ang) + y[..., None] * np.sin(ang)) * F32(np.pi * size / cell)
-    v = (y[..., None] * np.cos(ang) - x[..., None] * np.sin(ang)) * F32(np.pi * size / cell)
+    ca, sa = np.cos(ang)[:, None, None], np.sin(ang)[:, None, None]
+    u = (x * ca + y * sa) * F32(np.pi * size / cell)
+    v = (y * ca - x * sa) * F32(np.pi * size / cell)
     screen = F32(0.5) + F32(0.25) * (np.cos(u) + np.cos(v))
     dots = soft(g - screen, 0.3)
     g = g + (dots - g) * F32(0.55 * cue)
     fibres = smooth_noise(rng, size, max(4, size // 2))
-    return (g * (F32(1 - 0.1 * cue) + F32(0.2 * cue) * fibres)[..., None]).astype(F32)
+    return (g * (F32(1 - 0.1 * cue) + F32(0.2 * cue) * fibres)).astype(F32)
 
 
 def _flat_light(size: int, light: Lighting, rng: np.random.Generator) -> np.ndarray:
@@ -68,7 +69,7 @@ def _flat_light(size: int, light: Lighting, rng: np.random.Generator) -> np.ndar
     lz = max(float(light.direction[2]), 0.0)
     level = light.ambient + light.diffuse * lz * 0.9
     gx, gy = rng.uniform(-0.2, 0.2, 2)
-    return (F32(level) * (1 + F32(gx) * x + F32(gy) * y))[..., None] * light.color
+    return (F32(level) * (1 + F32(gx) * x + F32(gy) * y)) * light.color
 
 
 def _glare(rng: np.random.Generator, size: int, strength: float, *, streak: bool, corners: np.ndarray) -> np.ndarray:
@@ -97,14 +98,14 @@ def _source(rng: np.random.Generator, size: int, subject: Subject, attrs: np.nda
 
 def _present(rng, size, texture, face, corners, light, backdrop, *, emissive: float = 0.0):
     """Places a sheet or screen texture on a quadrilateral in the room."""
-    layers = np.concatenate([texture, face[..., None]], axis=2)
+    layers = np.concatenate([texture, face[None]], axis=0)
     warped, cover = warp_onto_quad(layers, corners, size)
     if emissive:
-        lit = warped[..., :3] * F32(emissive) + F32(0.05 * light.ambient) * light.color
+        lit = warped[:3] * F32(emissive) + F32(0.05 * light.ambient) * light.color
     else:
-        lit = warped[..., :3] * _flat_light(size, light, rng)
-    image = backdrop + (lit - backdrop) * cover[..., None]
-    return image, cover, warped[..., 3] * cover
+        lit = warped[:3] * _flat_light(size, light, rng)
+    image = backdrop + (lit - backdrop) * cover
+    return image, cover, warped[3] * cover
 
 
 def render_spoof(
@@ -132,12 +133,12 @@ def render_spoof(
         zoom = 1.0 / (half * (1 - 2 * margin))
         src = _source(rng, size, subject, attrs, pose, min(zoom, 1.6))
         paper = np.array([0.95, 0.94, 0.9, 0.0], dtype=F32) * F32(rng.uniform(0.9, 1.0))
-        photo = np.concatenate([_printed(rng, src.image, cue, cell), src.layers.face[..., None]], axis=2)
+        photo = np.concatenate([_printed(rng, src.image, cue, cell), src.layers.face[None]], axis=0)
         m = int(round(margin * size))
         sheet = _paste(photo, (int(shape[0] * size) + 2 * m, size + 2 * m), m, m, paper)
-        hh = half * sheet.shape[0] / sheet.shape[1]
+        hh = half * sheet.shape[1] / sheet.shape[2]
         corners = jitter_quad(rng, rng.uniform(-0.1, 0.1), rng.uniform(-0.05, 0.1) + hh - half, half, hh, 0.12)
-        image, cover, face = _present(rng, size, sheet[..., :3], sheet[..., 3], corners, light, backdrop)
+        image, cover, face = _present(rng, size, sheet[:3], sheet[3], corners, light, backdrop)
         gloss = 0.7 if spoof_type == 1 else 0.25
         refl = _glare(rng, size, gloss * cue * rng.uniform(0.5, 1.0), streak=False, corners=corners) * cover
     elif spoof_type in (7, 8, 9):
@@ -152,27 +153,27 @@ def render_spoof(
         zoom = 1.0 / (half * screen_w) if aspect >= 1 else 1.0 / (half * aspect * screen_w)
         src = _source(rng, size, subject, attrs, pose, float(clip(zoom, 0.8, 2.2)))
         content = src.image ** F32(rng.uniform(0.75, 1.3) ** cue)  # the screen's gamma
-        content = content * (1 + F32(0.12 * cue) * np.array([-1.0, 0.0, 1.0], F32))  # cold white point
-        tex = np.concatenate([clip(content, 0, 1), src.layers.face[..., None]], axis=2)
+        content = content * (1 + F32(0.12 * cue) * np.array([-1.0, 0.0, 1.0], F32)[:, None, None])  # cold white point
+        tex = np.concatenate([clip(content, 0, 1), src.layers.face[None]], axis=0)
         rows, cols = max(int(round(size * aspect)), size), max(int(round(size / aspect)), size)
         desk = np.array([*rng.uniform(0.0, 0.3, 3), 0.0], dtype=F32)
         screen = _paste(tex, (rows, cols), (rows - size) // 2, (cols - size) // 2, desk)
-        cc = np.arange(cols, dtype=F32)[None, :, None]
-        phase = np.array([0, 2 * np.pi / 3, 4 * np.pi / 3], F32)
+        cc = np.arange(cols, dtype=F32)[None, None, :]
+        phase = np.array([0, 2 * np.pi / 3, 4 * np.pi / 3], F32)[:, None, None]
         stripes = F32(0.5) + F32(0.5) * np.cos(cc * F32(2 * np.pi / pitch) - phase)
-        screen[..., :3] *= F32(1 - 0.6 * cue) + F32(0.6 * cue) * stripes * F32(1.5)
+        screen[:3] *= F32(1 - 0.6 * cue) + F32(0.6 * cue) * stripes * F32(1.5)
         b = int(round(bezel * cols)) + 1
         frame = np.array([*(np.full(3, 0.04) if rng.random() < 0.8 else np.full(3, 0.85)), 0.0], F32)
         device = _paste(screen, (rows + 2 * b, cols + 2 * b), b, b, frame)
-        hh = half * device.shape[0] / device.shape[1]
+        hh = half * device.shape[1] / device.shape[2]
         corners = jitter_quad(rng, rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1), half, hh, 0.1)
         emit = rng.uniform(0.85, 1.1) / max(light.exposure, 0.5)  # screens light themselves
-        image, cover, face = _present(rng, size, device[..., :3], device[..., 3], corners, light, backdrop,
+        image, cover, face = _present(rng, size, device[:3], device[3], corners, light, backdrop,
                                       emissive=emit)  # fmt: skip
         x, y = pixel_grid(size)
         k = rng.uniform(0.15, 0.45, 2) * size * np.pi / 4
         moire = F32(1) + F32(0.25 * cue) * np.cos(F32(k[0]) * x + F32(k[1]) * y + F32(rng.uniform(0, 6.3)))
-        image = image * (1 + (moire[..., None] - 1) * cover[..., None])
+        image = image * (1 + (moire - 1) * cover)
         refl = _glare(rng, size, cue * rng.uniform(0.45, 0.95), streak=rng.random() < 0.5, corners=corners) * cover
     else:  # masks worn by a real person: 4, 5, 6, 10
         wearer = sample_subject(rng)
@@ -185,11 +186,11 @@ def render_spoof(
             plastic = Subject(**{**subject.__dict__, "skin": subject.skin * F32(0.95) + F32(0.05)})
             mask = portrait(rng, size, plastic, attrs, pose, light, environment, backdrop=False,
                             sheen=0.12 + 0.45 * cue, shininess=6.0)  # fmt: skip
-            flat = mask.layers.albedo.mean(axis=(0, 1))
+            flat = mask.layers.albedo.mean(axis=(1, 2))[:, None, None]
             lit = mask.image + (flat * F32(light.ambient + light.diffuse * 0.5) - mask.image) * F32(0.25 * cue)
             cover = mask.layers.face
             refl = clip(mask.specular, 0, 1) * cover
-            image = real.image + (lit - real.image) * cover[..., None]
+            image = real.image + (lit - real.image) * cover
         else:
             flat_light = sample_lighting(rng, 1)
             src = portrait(rng, size, subject, attrs, pose, flat_light, environment, backdrop=False)
@@ -201,19 +202,20 @@ def render_spoof(
                 cover = face * (1 - src.layers.holes)
             else:
                 cover = face
-            printed = printed + (F32(0.9) - printed) * _cut_edge(cover)[..., None] * F32(cue)
-            image = real.image + (printed - real.image) * cover[..., None]
+            printed = printed + (F32(0.9) - printed) * (_cut_edge(cover) * F32(cue))
+            image = real.image + (printed - real.image) * cover
             _, sheen = shade(src.layers.height * F32(0.3), src.layers.pixel, light, specular=0.3 * cue)
             refl = clip(sheen, 0, 1) * cover
         face = cover if spoof_type != 6 else src.layers.face
-        return SpoofRender(image=(image + refl[..., None] * light.color).astype(F32),
+        return SpoofRender(image=(image + refl * light.color).astype(F32),
                            reflection=clip(refl, 0, 1).astype(F32), face=face.astype(F32))  # fmt: skip
-    image = image + refl[..., None] * light.color
+    image = image + refl * light.color
     return SpoofRender(image=image.astype(F32), reflection=clip(refl, 0, 1).astype(F32), face=face.astype(F32))
 
 
 def _cut_edge(cover: np.ndarray) -> np.ndarray:
     """The white rim of a cut-out's edge: where coverage is partial, and a pixel inside."""
-    inner = np.minimum(cover, np.roll(cover, 1, 0))
-    inner = np.minimum(inner, np.roll(cover, -1, 1))
-    return clip(cover - inner, 0, 1) * F32(2)
+    inner = cover.copy()
+    np.minimum(inner[1:], cover[:-1], out=inner[1:])
+    np.minimum(inner[:, :-1], cover[:, 1:], out=inner[:, :-1])
+    return (cover - inner) * F32(2)
