@@ -120,6 +120,8 @@ class Runner:
             try:
                 while self.epoch < self.recipe.epochs:
                     record = self._epoch(bar, task)
+                    if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+                        raise NonFiniteLossError(self._nan_message("non-finite weights"))
                     self.epoch, self.step = self.epoch + 1, 0
                     self.save()
                     if self.ctx.is_main:
@@ -133,13 +135,24 @@ class Runner:
                 raise
         return records, self.skipped
 
+    def _nan_message(self, what: str, *, step: int | None = None) -> str:
+        """One line: what went wrong, where, and which checkpoint is kept."""
+        where = f"epoch {self.epoch + 1}" + (f", step {step}" if step is not None else "")
+        if (self.out / ckpt.STATE_FILE).is_file():
+            saved = ckpt.load_state(self.out)
+            at = f"after epoch {saved['epoch']}" if not saved["step"] else f"epoch {saved['epoch'] + 1}, step {saved['step']}"
+            kept = f"the last good checkpoint ({at}) is kept in {self.out}"
+        else:
+            kept = "no checkpoint was written yet"
+        return f"{what} at {where}: training stopped; {kept} (try a lower --lr)"
+
     def _epoch(self, bar: Any, task: Any) -> dict[str, Any]:
         """One epoch (from ``self.step`` on); its record for ``metrics.jsonl``."""
         recipe, model, ctx = self.recipe, self.model, self.ctx
         self.sampler.set_epoch(self.epoch, skip=self.step * recipe.batch_size)
         loader = make_data_loader(
             self.dataset, batch_size=recipe.batch_size, sampler=self.sampler,
-            num_workers=self.workers, drop_last=self.drop_last,
+            num_workers=self.workers, drop_last=self.drop_last, pin_memory=ctx.device.type == "cuda",
         )  # fmt: skip
         bar.reset(task, total=self.steps_per_epoch, completed=self.step, description=f"epoch {self.epoch + 1}/{recipe.epochs}")
         heads = model.head_names
@@ -160,11 +173,7 @@ class Runner:
             per_sample = sum(model.loss_weights[n] * v for n, v in parts.items())
             loss = per_sample.mean()  # type: ignore[union-attr]
             if any_rank(not bool(torch.isfinite(loss)), ctx):
-                kept = f"the last good checkpoint (epoch {self.epoch}) is kept in {self.out}" if (self.out / ckpt.STATE_FILE).is_file() else "no checkpoint was written yet"
-                raise NonFiniteLossError(
-                    f"the loss became {float(loss.detach())} at epoch {self.epoch + 1}, step {self.step + 1}: training stopped; {kept} "
-                    "(try a lower --lr)"
-                )
+                raise NonFiniteLossError(self._nan_message(f"the loss became {float(loss.detach())}", step=self.step + 1))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if recipe.grad_clip > 0:

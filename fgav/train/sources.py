@@ -40,12 +40,22 @@ def provided_keys(dataset: Dataset) -> frozenset[str]:
 
 
 def make_data_loader(
-    dataset: Dataset, *, batch_size: int, sampler: Sampler[int] | None, num_workers: int, drop_last: bool
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    sampler: Sampler[int] | None,
+    num_workers: int,
+    drop_last: bool,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """fgav's loader (a collate that skips unreadable images) over a sampler."""
     from fgav.data import make_loader
 
-    return make_loader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last)
+    if num_workers < 0:
+        raise FgavError(f"--workers must be 0 or more, not {num_workers}")
+    return make_loader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last, pin_memory=pin_memory
+    )
 
 
 def skipped_in(batch: Mapping[str, Any]) -> int:

@@ -88,7 +88,7 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> 
     poisoned = ToyFAS(16)
     for item in poisoned.items:
         item["image"] = torch.full_like(item["image"], float("nan"))
-    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 1.*last good checkpoint \(epoch 1\)"):
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 1.*last good checkpoint \(after epoch 1\)"):
         train(out=out, dataset=poisoned, resume=True, epochs=2, **TINY)
     for name, value in _weights(out).items():
         torch.testing.assert_close(value, good[name], rtol=0, atol=0)
