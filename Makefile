@@ -13,8 +13,13 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test venv clean
 
+# The main job: audit the embedded ResNet-18 target's depth head on SynthSpoof, with and
+# without SFA. The first run trains the target and its SFA module into the user cache
+# (~/.cache/fgav, or $FGAV_CACHE), saying so; later runs reuse them.
+DEMO_ARGS ?= --backbone resnet18 --head depth
+
 demo: $(STAMP)
-	$(FGAV) plugins
+	$(FGAV) audit $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

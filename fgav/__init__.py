@@ -33,14 +33,17 @@ from fgav.registry import (  # noqa: E402
     list_heads,
 )
 from fgav.model import MultiTaskModel, build_model, load_model  # noqa: E402
+from fgav.auditing import AuditResult, audit  # noqa: E402
 
 __all__ = [
     "__version__",
+    "AuditResult",
     "AuxHead",
     "Augmenter",
     "Backbone",
     "FgavError",
     "MultiTaskModel",
+    "audit",
     "build_model",
     "create_attack",
     "create_augmenter",

@@ -57,7 +57,7 @@ def audit(
     Example: fgav audit --backbone swin --head depth
     """
     import fgav
-    from fgav.audit import audit as run
+    from fgav.auditing import audit as run
     from fgav.devices import resolve_device
     from fgav.registry import get_attack, get_augmenter
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import fgav
-from fgav.audit import audit
+from fgav.auditing import audit
 from fgav.errors import FgavError
 from fgav.model import DEFAULT_HEADS
 
@@ -43,7 +43,7 @@ def test_every_attack_on_every_builtin_part(attack: str, tiny_target: fgav.Multi
 def test_fgsm_on_the_live_spoof_head_equals_torchattacks(tiny_target: fgav.MultiTaskModel, tiny_data) -> None:
     torchattacks = pytest.importorskip("torchattacks")
     from fgav.attacks.aiming import PartObjective
-    from fgav.audit.gradient import run_gradient_attack
+    from fgav.auditing.gradient import run_gradient_attack
 
     batch = torch.utils.data.default_collate([tiny_data[i] for i in range(16)])
 
@@ -73,7 +73,7 @@ def test_fgsm_asr_grows_with_epsilon_and_the_result_serializes(tiny_target, tiny
         assert key in entry
     assert result.to_csv().count("\n") == 7
     assert "| Classification | fgsm | 8/255" not in result.to_markdown() and "32/255" in result.to_markdown()
-    assert fgav.audit.AuditResult.from_json(tmp_path / "r.json").results[0]["part"] == "classification"
+    assert fgav.AuditResult.from_json(tmp_path / "r.json").results[0]["part"] == "classification"
 
 
 def test_parts_without_ground_truth_are_skipped_with_a_note(tiny_target, tiny_data) -> None:

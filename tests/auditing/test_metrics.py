@@ -7,7 +7,7 @@ import math
 import torch
 
 import fgav
-from fgav.audit.metrics import MetricAccumulator, distortion, relative_change
+from fgav.auditing.metrics import MetricAccumulator, distortion, relative_change
 
 
 def test_distortion_and_change_by_hand() -> None:

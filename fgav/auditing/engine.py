@@ -19,9 +19,9 @@ from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
 from torch import Tensor
 
 from fgav.attacks.aiming import PartObjective, foolbox_model
-from fgav.audit.gradient import run_gradient_attack, runs_natively
-from fgav.audit.metrics import MetricAccumulator
-from fgav.audit.result import AuditResult
+from fgav.auditing.gradient import run_gradient_attack, runs_natively
+from fgav.auditing.metrics import MetricAccumulator
+from fgav.auditing.result import AuditResult
 from fgav.data import SkipCounter
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from fgav.audit.engine import DEFAULT_EPSILON, Plan, check_images, epsilons_of, plan_parts, run_audit
-from fgav.audit.result import AuditResult
+from fgav.auditing.engine import DEFAULT_EPSILON, Plan, check_images, epsilons_of, plan_parts, run_audit
+from fgav.auditing.result import AuditResult
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter

@@ -7,7 +7,7 @@ import torch
 
 import fgav
 from fgav.attacks.aiming import PartObjective, foolbox_model
-from fgav.audit.gradient import run_gradient_attack, runs_natively
+from fgav.auditing.gradient import run_gradient_attack, runs_natively
 from tests.conftest import make_batch
 
 EPSILONS = [1 / 255, 4 / 255, 8 / 255]
