@@ -20,7 +20,7 @@ def test_distortion_and_change_by_hand() -> None:
     assert math.isclose(float(d["l2"][0]), math.sqrt(0.25 + 0.0625), rel_tol=1e-6)
     assert d["l0"].tolist() == [2.0, 0.0]
     clean, adv = torch.tensor([[3.0, 4.0]]), torch.tensor([[3.0, 1.0]])
-    assert math.isclose(float(relative_change(clean, adv)[0]), 9 / 25)
+    assert math.isclose(float(relative_change(clean, adv)[0]), 9 / 25, rel_tol=1e-6)
 
 
 def test_asr_accuracy_and_breakdown_by_hand() -> None:
