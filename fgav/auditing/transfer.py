@@ -1,0 +1,195 @@
+"""Transferability (the paper's Tab. 7): examples crafted on each source, judged by every target.
+
+The attack is aimed at each source's live/spoof decision (with each augmenter built for
+that source); every target's live/spoof accuracy on those examples fills the matrix.
+Iterative attacks run without early stopping here: stopping at the source's boundary
+would understate what transfers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.table import Table
+
+from fgav.attacks.aiming import PartObjective
+from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
+from fgav.auditing.result import _clean, _eps, _fmt, write_atomically
+from fgav.devices import resolve_device
+from fgav.errors import FgavError
+from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
+
+
+@dataclass
+class TransferResult:
+    """The accuracy matrix: one entry per (source, target, augmenter, epsilon)."""
+
+    entries: list[dict[str, Any]]
+    clean_accuracy: dict[str, float]
+    config: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready payload (``kind: transfer``)."""
+        return _clean({"schema": 1, "kind": "transfer", "config": self.config,
+                       "clean_accuracy": self.clean_accuracy, "results": self.entries, "skipped": self.skipped})
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The result as JSON text; written atomically to ``path`` when given."""
+        import json
+
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            write_atomically(path, text + "\n")
+        return text
+
+    def accuracy(self, source: str, target: str, augmenter: str, epsilon: float | None = None) -> float:
+        """One cell of the matrix."""
+        for e in self.entries:
+            if (e["source"], e["target"], e["augmenter"]) == (source, target, augmenter) and (
+                epsilon is None or e["epsilon"] == epsilon
+            ):
+                return float(e["accuracy"])
+        raise KeyError((source, target, augmenter, epsilon))
+
+    def _grid(self) -> tuple[list[str], list[list[str]]]:
+        sources = list(dict.fromkeys(e["source"] for e in self.entries))
+        targets = list(dict.fromkeys(e["target"] for e in self.entries))
+        columns = list(dict.fromkeys((e["augmenter"], e["epsilon"]) for e in self.entries))
+        many_eps = len({eps for _, eps in columns}) > 1
+        header = ["Source \\ target"] + [
+            f"{t} ({aug}{', ' + _eps(eps) if many_eps else ''})" for t in targets for aug, eps in columns
+        ]
+        body = [["Original accuracy"] + [_fmt(self.clean_accuracy.get(t)) for t in targets for _ in columns]]
+        for s in sources:
+            body.append([s] + [_fmt(self.accuracy(s, t, aug, eps)) for t in targets for aug, eps in columns])
+        return header, body
+
+    def table(self, *, title: str = "fgav transfer: live/spoof accuracy of each target on each source's examples") -> Table:
+        """A rich table like the paper's Tab. 7."""
+        header, body = self._grid()
+        table = Table(title=title)
+        for i, column in enumerate(header):
+            table.add_column(column, justify="left" if i == 0 else "right")
+        for row in body:
+            table.add_row(*row)
+        return table
+
+    def to_markdown(self, path: str | Path | None = None) -> str:
+        """The matrix as Markdown; written atomically to ``path`` when given."""
+        header, body = self._grid()
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        text = "\n".join(lines) + "\n"
+        if path is not None:
+            write_atomically(path, text)
+        return text
+
+
+def transfer(
+    models: Mapping[str, MultiTaskModel | str | Path],
+    data: Any = "synth",
+    *,
+    attack: str | Any = "fgsm",
+    eps: float | Sequence[float] | None = 8 / 255,
+    augmenters: Sequence[str] = ("none", "sfa"),
+    limit: int | None = None,
+    batch_size: int = 32,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    attack_options: Mapping[str, Any] | None = None,
+    augmenter_options: Mapping[str, Mapping[str, Any]] | None = None,
+    split: str = "test",
+) -> TransferResult:
+    """Craft examples on every model and judge them with every model (Tab. 7).
+
+    Args:
+        models: name -> model (or checkpoint directory); each is a source and a target.
+        data: a Dataset, a path, or ``"synth"``.
+        attack: a registered attack name or a Foolbox attack instance.
+        eps: the budget(s).
+        augmenters: registered augmenter names, each built for each source.
+        limit: use only the first ``limit`` samples.
+        batch_size: samples per batch.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        seed: seeds the attacks' random starts.
+        attack_options: keyword options of the attack.
+        augmenter_options: keyword options per augmenter name.
+        split: the split of ``data`` when it is a path.
+    """
+    from fgav.data import SkipCounter, make_loader, open_dataset
+    from fgav.registry import create_attack, get_augmenter
+
+    started = time.perf_counter()
+    dev = resolve_device(device)
+    if len(models) < 1:
+        raise FgavError("transfer needs at least one model")
+    loaded = {name: (m if isinstance(m, MultiTaskModel) else load_model(m, device=dev)).to(dev).eval()
+              for name, m in models.items()}
+    sizes = {name: int(m.config.get("image_size", 64)) for name, m in loaded.items()}
+    if len(set(sizes.values())) > 1:
+        raise FgavError(f"transfer needs models of one image size; got {sizes}")
+    for m in loaded.values():
+        for p in m.parameters():
+            p.requires_grad_(False)
+    image_size = next(iter(sizes.values()))
+    source = data
+    if isinstance(data, (str, Path)):
+        data = open_dataset(data, split=split, image_size=image_size)
+    if limit is not None:
+        data = data.limit(limit)
+    epsilons = epsilons_of(eps)
+    attack_obj = create_attack(attack, **dict(attack_options or {})) if isinstance(attack, str) else attack
+    attack_name = attack if isinstance(attack, str) else getattr(attack, "name", type(attack).__name__)
+    train = open_dataset(source, split="train", image_size=image_size) if isinstance(source, (str, Path)) else None
+    built = {
+        (src, aug): get_augmenter(aug).for_model(model, data=train, **dict((augmenter_options or {}).get(aug, {})))
+        for src, model in loaded.items()
+        for aug in augmenters
+    }
+    torch.manual_seed(seed)
+    right: dict[tuple[str, str, str, float | None], int] = {}
+    clean_right = dict.fromkeys(loaded, 0)
+    n, skips = 0, SkipCounter()
+    for raw in make_loader(data, batch_size=batch_size):
+        skips.update(raw)
+        if not len(raw["image"]):
+            continue
+        batch = _to_device(raw, dev)
+        x, labels = batch["image"].float(), batch["spoof"].long()
+        check_images(x)
+        n += x.shape[0]
+        with torch.no_grad():
+            for name, model in loaded.items():
+                clean_right[name] += int((model(x)[CLASSIFICATION].argmax(1) == labels).sum())
+        for src, model in loaded.items():
+            objective = PartObjective.for_batch(model, CLASSIFICATION, batch)
+            for aug in augmenters:
+                augmenter = built[(src, aug)]
+                with torch.no_grad():
+                    augmented = augmenter(x, batch).clamp(0, 1)
+                for epsilon, x_adv in _adversarials(attack_obj, augmenter, objective, x, augmented, batch,
+                                                    epsilons, early_stop=False):
+                    with torch.no_grad():
+                        for tgt, target_model in loaded.items():
+                            hits = int((target_model(x_adv)[CLASSIFICATION].argmax(1) == labels).sum())
+                            key = (src, tgt, aug, epsilon)
+                            right[key] = right.get(key, 0) + hits
+    if n == 0:
+        raise FgavError("no readable sample to attack")
+    entries = [
+        {"source": s, "target": t, "augmenter": a, "epsilon": e, "accuracy": hits / n, "n": n}
+        for (s, t, a, e), hits in right.items()
+    ]
+    config = {
+        "models": {name: str(m.checkpoint_dir or m.config.get("backbone")) for name, m in loaded.items()},
+        "data": str(source) if isinstance(source, (str, Path)) else type(source).__name__,
+        "attack": attack_name, "epsilons": epsilons, "augmenters": list(augmenters), "limit": limit,
+        "seed": seed, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
+    }
+    return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths))

@@ -1,0 +1,46 @@
+"""The transfer matrix (Tab. 7) on two tiny models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import fgav
+from fgav.attacks.aiming import PartObjective
+from fgav.auditing.gradient import run_gradient_attack
+from fgav.auditing.transfer import transfer
+from fgav.errors import FgavError
+from tests.auditing.conftest import train_tiny
+
+
+@pytest.fixture(scope="module")
+def pair(tiny_data, tiny_target):
+    return {"a": tiny_target, "b": train_tiny(tiny_data, steps=40, seed=1)}
+
+
+def test_matrix_cells_by_hand_and_zero_budget_is_clean_accuracy(pair, tiny_data, tmp_path) -> None:
+    data = tiny_data.limit(24)
+    result = transfer(pair, data, attack="fgsm", eps=[0.0, 8 / 255], augmenters=["none"], device="cpu")
+    assert len(result.entries) == 8
+    for name in pair:
+        assert result.accuracy(name, name, "none", 0.0) == pytest.approx(result.clean_accuracy[name])
+    batch = torch.utils.data.default_collate([data[i] for i in range(24)])
+    objective = PartObjective.for_batch(pair["a"], "classification", batch)
+    (adv,) = run_gradient_attack(fgav.create_attack("fgsm"), objective, batch["image"], [8 / 255], early_stop=False)
+    with torch.no_grad():
+        for target in ("a", "b"):
+            expected = float((pair[target](adv)["classification"].argmax(1) == batch["spoof"]).float().mean())
+            assert result.accuracy("a", target, "none", 8 / 255) == pytest.approx(expected)
+    assert result.accuracy("a", "a", "none", 8 / 255) < result.clean_accuracy["a"], "white-box FGSM hurts its source"
+    payload = json.loads(result.to_json(tmp_path / "t.json"))
+    assert payload["kind"] == "transfer" and len(payload["results"]) == 8
+    markdown = result.to_markdown()
+    assert markdown.startswith("| Source \\ target |") and "Original accuracy" in markdown
+
+
+def test_models_of_different_sizes_are_refused(pair, tiny_data) -> None:
+    other = fgav.build_model("timm:test_resnet", image_size=48)
+    with pytest.raises(FgavError, match="one image size"):
+        transfer({"a": pair["a"], "big": other}, tiny_data, augmenters=["none"], device="cpu")
