@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import eagerpy as ep
 import torch
-from foolbox.attacks.base import Attack, Repeated, get_criterion
+from foolbox.attacks.base import Attack, AttackWithDistance, Repeated, get_criterion
 from foolbox.criteria import Criterion, Misclassification, TargetedMisclassification
 from foolbox.distances import Distance
 from foolbox.models import Model
@@ -134,7 +134,7 @@ def judged_on(criterion: Criterion, model: Model) -> Criterion:
     return _RealCriterion(criterion, model)
 
 
-class AugmentedAttack(Attack):
+class AugmentedAttack(AttackWithDistance):
     """A Foolbox attack that runs another one on the augmenter's S(x) (push or guide).
 
     Args:
@@ -172,7 +172,7 @@ class AugmentedAttack(Attack):
 
     def repeat(self, times: int) -> Attack:
         """Repeat the whole augmented attack ``times`` times, keeping the best result."""
-        return Repeated(self, times)  # type: ignore[arg-type]
+        return Repeated(self, times)
 
     def __repr__(self) -> str:
         return f"AugmentedAttack({self.attack!r}, {self.augmenter!r}, mode={self.mode!r})"
@@ -200,7 +200,7 @@ class AugmentedAttack(Attack):
         self.augmented_inputs = s
         return s
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         model: Model,
         inputs: Any,

@@ -86,7 +86,7 @@ def sfa_for(
     Raises:
         FgavError: no matching SFA is stored and no data was given to train one.
     """
-    wanted = {
+    wanted: dict[str, Any] = {
         "alpha": DEFAULTS["alpha"] if alpha is None else float(alpha),
         "texture": True if texture is None else bool(texture),
         "latent_dim": DEFAULTS["latent_dim"] if latent_dim is None else int(latent_dim),

@@ -69,9 +69,8 @@ class SFA(Augmenter):
         self.texture = bool(config["texture"])
         self.latent_dim = int(config["latent_dim"])
         self.work_size = int(config["work_size"])
-        options = {"alpha": self.alpha, "latent_dim": self.latent_dim, "work_size": self.work_size}
-        self.g_live = MapVAE(**options)
-        self.g_spoof = MapVAE(**options)
+        self.g_live = MapVAE(alpha=self.alpha, latent_dim=self.latent_dim, work_size=self.work_size)
+        self.g_spoof = MapVAE(alpha=self.alpha, latent_dim=self.latent_dim, work_size=self.work_size)
         self.fitted = False
         self.info: dict[str, Any] = {}  # the target and the training figures, saved in sfa.json
         if path is not None:

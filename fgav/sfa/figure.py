@@ -41,7 +41,7 @@ def signed_map(m: Tensor, bound: float) -> np.ndarray:
 
 
 def _cell(array: np.ndarray, size: int) -> Image.Image:
-    return Image.fromarray(array).resize((size, size), Image.NEAREST)
+    return Image.fromarray(array).resize((size, size), Image.Resampling.NEAREST)
 
 
 def sfa_figure(

@@ -98,4 +98,4 @@ class MapVAE(nn.Module):
         mu, logvar = self.encode(x)
         sample = self.training if sample is None else sample
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-        return VAEOutput(self.decode(z, tuple(x.shape[-2:])), mu, logvar)
+        return VAEOutput(self.decode(z, (int(x.shape[-2]), int(x.shape[-1]))), mu, logvar)

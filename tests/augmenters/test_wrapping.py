@@ -154,3 +154,10 @@ def test_batch_labels_override_the_criterion(setup: Any) -> None:
 def test_not_a_foolbox_attack_is_a_clear_error() -> None:
     with pytest.raises(FgavError, match="only Foolbox attacks"):
         Shift().wrap(object())  # type: ignore[arg-type]
+
+
+def test_repeat_keeps_the_best_of_several_runs(setup: Any) -> None:
+    model, x, labels = setup
+    attack = Shift(amount=0.025).wrap(fb.attacks.FGSM()).repeat(2)
+    _, clipped, success = attack(model, x, labels, epsilons=0.01)
+    assert clipped.shape == x.shape and success.all()
