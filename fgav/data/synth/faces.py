@@ -126,8 +126,8 @@ def render_person(
     x, y, xs, xa = x[win], y[win], xs[win], xa[win]
     nose = subject.nose
     fh = face_h[win]
-    fh += F32(0.22 * nose) * gauss(x, y, 1.6 * sh, 0.12, 0.07 * nose, 0.26)
-    fh += F32(0.08) * gauss(x, y, 1.8 * sh, 0.33, 0.09 * nose, 0.08)
+    fh += F32(0.22 * nose) * gauss(x, y, 1.6 * float(sh), 0.12, 0.07 * nose, 0.26)
+    fh += F32(0.08) * gauss(x, y, 1.8 * float(sh), 0.33, 0.09 * nose, 0.08)
     fh -= F32(0.07) * gauss(xa, y, subject.eye_x, subject.eye_y, 0.13, 0.08)
     fh += F32(0.04) * gauss(xs, y, 0, subject.mouth_y, subject.mouth_w, 0.07)
     x, y, xs, xa = x_, y_, xs_, xa_
@@ -222,7 +222,7 @@ def render_person(
     lips = soft(np.minimum(y - lo, hi - y), px * 0.7) * soft(1 - np.abs(tm), px * 2) * face_vis
     _lerp(albedo, lip_color, lips)
     opening = soft(F32(max(gap, px * 0.2)) * taper - np.abs(y - yc), px * 0.7) * soft(1 - np.abs(tm), px * 2)
-    _lerp(albedo, (0.25, 0.06, 0.06) if gap else tuple(np.array(lip_color) * 0.55), opening * face_vis)
+    _lerp(albedo, (0.25, 0.06, 0.06) if gap else tuple(np.asarray(lip_color, dtype=float) * 0.55), opening * face_vis)
     if gap and smile:  # upper teeth
         _lerp(albedo, (0.92, 0.9, 0.85), opening * soft(yc - y, px * 0.5) * face_vis)
 

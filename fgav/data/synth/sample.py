@@ -21,7 +21,7 @@ from fgav.data.synth.spoofs import render_spoof
 
 # Calibrated in benchmarks/synth_calibration.py (see docs/synthspoof.md): a ResNet-18
 # trained a few CPU minutes on 2500 images lands at high but not perfect accuracy.
-DEFAULT_DIFFICULTY = 0.5
+DEFAULT_DIFFICULTY = 0.3
 # CelebA-Spoof shoots most spoofs in normal light.
 _ILLUMINATION_P = np.array([0.4, 0.2, 0.2, 0.2])
 

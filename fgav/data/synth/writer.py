@@ -243,7 +243,7 @@ def _write_metas(out: Path, jobs: list[_Job], labels: dict[int, tuple[str, list[
             "spoof": sum(1 for j in split_jobs if j.spoof_type),
             "subjects": len({j.subject for j in split_jobs}),
         }
-    by = {name: {} for name in ("spoof_type", "illumination", "environment")}
+    by: dict[str, dict[int, int]] = {name: {} for name in ("spoof_type", "illumination", "environment")}
     for _, label in labels.values():
         for name, idx in (("spoof_type", SPOOF_TYPE_INDEX), ("illumination", ILLUMINATION_INDEX),
                           ("environment", ENVIRONMENT_INDEX)):  # fmt: skip
