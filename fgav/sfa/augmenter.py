@@ -149,10 +149,17 @@ class SFA(Augmenter):
 
         See :func:`fgav.sfa.sfa_for`; the audit calls this.
         """
-        if options.get("path") is not None:
-            return cls(**options).to(_device_of(model))
+        import inspect
+
         from fgav.sfa import sfa_for
 
+        known = (set(inspect.signature(sfa_for).parameters) | {"path"}) - {"model", "data", "progress"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise FgavError(f"unknown SFA option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if options.get("path") is not None:  # training options mean nothing for a saved module
+            init = set(inspect.signature(cls.__init__).parameters)
+            return cls(**{k: v for k, v in options.items() if k in init}).to(_device_of(model))
         return sfa_for(model, data=data, **options)
 
     def save(self, directory: str | Path) -> Path:

@@ -80,3 +80,6 @@ def test_sfa_for_loads_the_stored_one_or_trains(target: fgav.MultiTaskModel, tmp
     assert not ablation.texture and (tmp_path / "target" / "sfa" / "sfa.json").is_file()
     assert list((tmp_path / "target").glob("sfa-*notexture")), "a variant is stored beside the default"
     assert not sfa_for(model, texture=False).needs_fit
+    assert SFA.for_model(model, mode="guide").mode == "guide", "the audit's entry point loads the stored one"
+    with pytest.raises(FgavError, match="unknown SFA option"):
+        SFA.for_model(model, alhpa=0.1)
