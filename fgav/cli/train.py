@@ -107,7 +107,8 @@ def evaluate(
         return
     Console().print(_table(result))
     if result["skipped"]:
-        console.print(f"note: {result['skipped']} unreadable images were skipped", highlight=False)
+        n = result['skipped']
+        console.print(f"note: {n} unreadable image{'s' if n != 1 else ''} skipped", highlight=False)
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
         json_file.write_text(json.dumps(result, indent=2) + "\n")

@@ -47,6 +47,7 @@ def save_checkpoint(
     epoch: int,
     step: int,
     options: dict[str, Any],
+    world_size: int = 1,
 ) -> None:
     """Write the weights and the resume state; ``(epoch, step)`` is where to go on.
 
@@ -58,11 +59,13 @@ def save_checkpoint(
         epoch: the epoch in progress (0-based), or the number of epochs done.
         step: the batches of that epoch already done.
         options: the run's options as JSON values (backbone, recipe, data, ...).
+        world_size: the processes that shared the epoch (a step means a batch on each).
     """
     model.save(directory)
     state = {
         "epoch": int(epoch),
         "step": int(step),
+        "world_size": int(world_size),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "rng": rng_state(),

@@ -122,7 +122,7 @@ def train(
         records, skipped = runner.fit()
         seconds = time.perf_counter() - start
         if skipped:
-            say(f"note: {skipped} unreadable images were skipped")
+            say(f"note: {skipped} unreadable image{'s' if skipped != 1 else ''} skipped (see metrics.jsonl per epoch)")
         return TrainResult(out=out, epochs=runner.epoch, metrics=records, skipped=skipped, seconds=seconds)
     finally:
         ctx.close()

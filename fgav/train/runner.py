@@ -99,6 +99,10 @@ class Runner:
             self.scheduler.load_state_dict(state["scheduler"])
             ckpt.set_rng_state(state["rng"])
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            if self.step and int(state.get("world_size", 1)) != ctx.world_size:
+                # A step meant a batch on each of another number of processes: redo the epoch.
+                say(f"note: the run was cut mid-epoch with {state.get('world_size', 1)} processes: epoch {self.epoch + 1} restarts")
+                self.step = 0
             self.say(f"resuming {out} at epoch {self.epoch + 1}, step {self.step} of {self.steps_per_epoch}")
 
     def save(self) -> None:
@@ -106,7 +110,7 @@ class Runner:
         if self.ctx.is_main:
             ckpt.save_checkpoint(
                 self.out, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-                epoch=self.epoch, step=self.step, options=self.options,
+                epoch=self.epoch, step=self.step, options=self.options, world_size=self.ctx.world_size,
             )  # fmt: skip
 
     def fit(self) -> tuple[list[dict[str, Any]], int]:

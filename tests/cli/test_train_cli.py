@@ -89,3 +89,17 @@ def test_torchrun_trains_and_evaluates_exactly_as_one_process(tree: Path, tmp_pa
         assert two[group].keys() == one[group].keys()
         for key, value in one[group].items():
             assert two[group][key] == pytest.approx(value, rel=1e-5, abs=1e-7), (group, key)
+
+
+def test_unreadable_images_are_skipped_counted_and_reported(tmp_path: Path) -> None:
+    tree = write_tiny_tree(tmp_path / "tree", n_train=8, n_test=6)
+    (tree / "Data/train/0/live/000.png").write_bytes(b"not a png")
+    (tree / "Data/test/0/live/000.png").write_bytes(b"not a png")
+    out = tmp_path / "run"
+    result = run("train", *TINY, "--data", str(tree), "--epochs", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "1 unreadable image" in result.output
+    assert json.loads((out / "metrics.jsonl").read_text())["skipped"] == 1
+    result = run("evaluate", "--checkpoint", str(out), "--data", str(tree), "--device", "cpu", "--json", str(tmp_path / "e.json"))
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert (report["n"], report["skipped"]) == (5, 1)
