@@ -66,7 +66,7 @@ def train_command(
     device: str,
     out: Path | None,
 ) -> None:
-    """Train SFA's generators against the frozen target (Eq. 4-5) and store them."""
+    """Train SFA's generators against a frozen target and store them (Eq 4-5 of the paper)."""
     import fgav
     from fgav.devices import resolve_device
     from fgav.sfa import SFA, training_loader
@@ -128,7 +128,7 @@ class _CountingLoader:
 def show_command(
     checkpoint: Path, data: str, split: str, n: int, sfa_dir: Path | None, mode: str, cell: int, device: str, out: Path
 ) -> None:
-    """Write the paper's Fig. 2: image, LBP, live map, spoof map and S(x) for live and spoof images."""
+    """Write the paper's Figure 2: image, LBP, live map, spoof map and S(x) for live and spoof images."""
     import fgav
     from fgav.data import open_dataset
     from fgav.devices import resolve_device
