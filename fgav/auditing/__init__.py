@@ -49,10 +49,12 @@ def _augmenters(
         if isinstance(spec, Augmenter):
             built.append((spec.name or type(spec).__name__, spec))
             continue
-        cls = get_augmenter(spec)
-        opts = dict(options.get(spec, {}))
+        # "sfa:guide" names an augmenter and its mode, so push and guide fit in one audit.
+        name, _, mode = spec.partition(":")
+        cls = get_augmenter(name)
+        opts = {**options.get(name, {}), **options.get(spec, {}), **({"mode": mode} if mode else {})}
         augmenter = cls.for_model(model, data=train_data(), **opts)
-        label = spec if augmenter.mode == "push" or "mode" not in opts else f"{spec}:{augmenter.mode}"
+        label = name if augmenter.mode == "push" else f"{name}:{augmenter.mode}"
         built.append((label, augmenter))
     return built
 
@@ -74,6 +76,8 @@ def audit(
     early_stop: bool = True,
     split: str = "test",
     progress: Callable[[int, int], None] | None = None,
+    state_path: str | Path | None = None,
+    resume: bool = False,
 ) -> AuditResult:
     """Attack parts of a multitask FAS model and measure what each attack does.
 
@@ -94,6 +98,9 @@ def audit(
         early_stop: iterative gradient attacks stop per sample once the decision flipped.
         split: the split of ``data`` to attack when it is a path.
         progress: called with (samples done, samples in all) after each batch.
+        state_path: save the audit's state here after every batch (removed at the end).
+        resume: continue from ``state_path`` where an interrupted audit left it; the
+            numbers are the same as an uninterrupted run's.
 
     Returns:
         An :class:`AuditResult` with one entry per (part, attack, epsilon, augmenter).
@@ -117,7 +124,6 @@ def audit(
     provides = frozenset(getattr(data, "provides", None) or getattr(getattr(data, "dataset", None), "provides", ()))
     parts, notes = plan_parts(model, heads, provides)
     epsilons = epsilons_of(eps)
-    torch.manual_seed(seed)
 
     opened: dict[str, Any] = {}
 
@@ -133,6 +139,7 @@ def audit(
         epsilons=epsilons,
         augmenters=_augmenters(augmenters, model, augmenter_options or {}, train_data),
         early_stop=early_stop,
+        seed=seed,
         notes=notes,
     )
     total = len(data)
@@ -143,8 +150,19 @@ def audit(
         if progress is not None:
             progress(done[0], total)
 
+    if resume and state_path is None:
+        raise FgavError("resuming needs the state file of the interrupted audit (state_path)")
+    fingerprint = {
+        "model": model.config, "data": str(source) if isinstance(source, (str, Path)) else type(source).__name__,
+        "split": split, "n": total, "parts": parts, "attacks": [name for name, _ in plan.attacks],
+        "attack_options": {k: repr(v) for k, v in (attack_options or {}).items()},
+        "augmenters": [name for name, _ in plan.augmenters], "epsilons": epsilons,
+        "batch_size": batch_size, "seed": seed, "early_stop": early_stop,
+    }
+    state = Path(state_path) if state_path is not None else None
     loader = make_loader(data, batch_size=batch_size)
-    accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch)
+    accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
+                                    state_path=state, resume=resume, fingerprint=fingerprint)
     results = []
     for (part, attack, eps_value, aug), acc in accumulators.items():
         entry = {"part": part, "attack": attack, "epsilon": eps_value, "augmenter": aug}
@@ -170,8 +188,9 @@ def audit(
         "early_stop": early_stop,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    skipped = list(getattr(skips, "paths", []))
-    return AuditResult(results, config, notes, skipped)
+    if state is not None:
+        state.unlink(missing_ok=True)  # finished: nothing left to resume
+    return AuditResult(results, config, notes, list(skips.paths))
 
 
 __all__ = ["AuditResult", "audit", "check_images"]

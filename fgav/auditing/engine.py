@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import foolbox as fb
@@ -22,6 +23,7 @@ from fgav.attacks.aiming import PartObjective, foolbox_model
 from fgav.auditing.gradient import run_gradient_attack, runs_natively
 from fgav.auditing.metrics import MetricAccumulator
 from fgav.auditing.result import AuditResult
+from fgav.auditing.state import load_state, save_state
 from fgav.data import SkipCounter
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
@@ -39,6 +41,7 @@ class Plan:
     epsilons: list[float]
     augmenters: list[tuple[str, Augmenter]]
     early_stop: bool = True
+    seed: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -98,40 +101,80 @@ def run_audit(
     provides: frozenset[str],
     device: torch.device,
     on_batch: Callable[[int], None] | None = None,
+    state_path: Path | None = None,
+    resume: bool = False,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> tuple[dict[tuple[str, str, float | None, str], MetricAccumulator], SkipCounter]:
-    """Run the plan over every batch; return the accumulators and the unreadable images skipped."""
+    """Run the plan over every batch; return the accumulators and the unreadable images skipped.
+
+    With ``state_path``, the state is saved after every batch; with ``resume`` too, an
+    existing state is loaded first and its finished batches are not attacked again.
+    """
     model = model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     accumulators: dict[tuple[str, str, float | None, str], MetricAccumulator] = {}
     skips = SkipCounter()
+    start = 0
+    if state_path is not None and resume and state_path.exists():
+        state = load_state(state_path, fingerprint=fingerprint or {})
+        start = int(state["batches_done"])
+        skips.paths.extend(state["skipped"])
+        for item in state["accumulators"]:
+            part, attack, eps, aug = item["key"]
+            acc = MetricAccumulator(model.heads, provides)
+            acc.load_state(item["state"])
+            accumulators[(part, attack, eps, aug)] = acc
     for number, raw in enumerate(loader):
-        skips.update(raw)
-        if not len(raw["image"]):
+        if number < start:  # finished before the interruption
+            if on_batch is not None:
+                on_batch(len(raw["image"]))
             continue
-        batch = _to_device(raw, device)
-        x = batch["image"].float()
-        check_images(x, where=f"batch {number}")
-        with torch.no_grad():
-            clean = model(x)
-        for aug_name, augmenter in plan.augmenters:
-            with torch.no_grad():
-                augmented = augmenter(x, batch).clamp(0, 1)
-            for part in plan.parts:
-                objective = PartObjective.for_batch(model, part, batch)
-                for attack_name, attack in plan.attacks:
-                    results = _adversarials(attack, augmenter, objective, x, augmented, batch,
-                                            plan.epsilons, plan.early_stop)
-                    for eps, x_adv in results:
-                        with torch.no_grad():
-                            adv = model(x_adv)
-                        key = (part, attack_name, eps, aug_name)
-                        if key not in accumulators:
-                            accumulators[key] = MetricAccumulator(model.heads, provides)
-                        accumulators[key].update(batch, clean, adv, x, x_adv)
+        skips.update(raw)
+        if len(raw["image"]):
+            # Each batch's random starts come from (seed, batch number) alone, so a resumed
+            # audit draws what an uninterrupted one drew; the caller's RNG is left as it was.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(plan.seed * 1_000_003 + number)
+                _attack_batch(model, raw, number, plan, accumulators, provides, device)
+        if state_path is not None:
+            save_state(state_path, fingerprint=fingerprint or {}, batches_done=number + 1,
+                       accumulators=accumulators, skipped=list(skips.paths))
         if on_batch is not None:
-            on_batch(x.shape[0])
+            on_batch(len(raw["image"]))
     return accumulators, skips
+
+
+def _attack_batch(
+    model: MultiTaskModel,
+    raw: Mapping[str, Any],
+    number: int,
+    plan: Plan,
+    accumulators: dict[tuple[str, str, float | None, str], MetricAccumulator],
+    provides: frozenset[str],
+    device: torch.device,
+) -> None:
+    """Every (augmenter, part, attack, epsilon) on one batch, sharing its clean outputs and S(x)."""
+    batch = _to_device(raw, device)
+    x = batch["image"].float()
+    check_images(x, where=f"batch {number}")
+    with torch.no_grad():
+        clean = model(x)
+    for aug_name, augmenter in plan.augmenters:
+        with torch.no_grad():
+            augmented = augmenter(x, batch).clamp(0, 1)
+        for part in plan.parts:
+            objective = PartObjective.for_batch(model, part, batch)
+            for attack_name, attack in plan.attacks:
+                results = _adversarials(attack, augmenter, objective, x, augmented, batch,
+                                        plan.epsilons, plan.early_stop)
+                for eps, x_adv in results:
+                    with torch.no_grad():
+                        adv = model(x_adv)
+                    key = (part, attack_name, eps, aug_name)
+                    if key not in accumulators:
+                        accumulators[key] = MetricAccumulator(model.heads, provides)
+                    accumulators[key].update(batch, clean, adv, x, x_adv)
 
 
 def plan_parts(model: MultiTaskModel, heads: Sequence[str] | str, provides: frozenset[str]) -> tuple[list[str], list[str]]:

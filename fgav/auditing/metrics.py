@@ -108,6 +108,25 @@ class MetricAccumulator:
                 tally_g[0] += int(r)
                 tally_g[1] += int(f)
 
+    def state(self) -> dict[str, Any]:
+        """Everything accumulated so far, JSON-ready (for resuming an interrupted audit)."""
+        return {
+            "n": self.n, "right_clean": self.right_clean, "flipped": self.flipped,
+            "correct": self.correct, "change": self.change, "dist": self.dist,
+            "scores": torch.cat(self.scores).tolist() if self.scores else [],
+            "labels": torch.cat(self.labels).tolist() if self.labels else [],
+            "groups": {k: {str(g): v for g, v in groups.items()} for k, groups in self.groups.items()},
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state`'s output."""
+        self.n, self.right_clean, self.flipped = state["n"], state["right_clean"], state["flipped"]
+        self.correct = {k: list(v) for k, v in state["correct"].items()}
+        self.change, self.dist = dict(state["change"]), dict(state["dist"])
+        self.scores = [torch.tensor(state["scores"], dtype=torch.float32)] if state["scores"] else []
+        self.labels = [torch.tensor(state["labels"], dtype=torch.long)] if state["labels"] else []
+        self.groups = {k: {int(g): list(v) for g, v in groups.items()} for k, groups in state["groups"].items()}
+
     def result(self) -> dict[str, Any]:
         """The figures: ``asr``, ``accuracy``, ``clean_accuracy``, ``change``, ``distortion``, ..."""
         n = max(self.n, 1)

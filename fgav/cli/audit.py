@@ -19,7 +19,7 @@ from fgav.errors import FgavError
 @click.option("--attack", "attacks", multiple=True, help="A registered attack (repeatable). Default: fgsm.")
 @click.option("--attack-option", multiple=True, help="key=value for every attack, or attack.key=value.")
 @click.option("--eps", multiple=True, help="Budget(s): 8/255, or a list 2/255,4/255,8/255. Default: 8/255.")
-@click.option("--augmenter", "augmenters", multiple=True, help="A registered augmenter (repeatable). Default: none and sfa.")
+@click.option("--augmenter", "augmenters", multiple=True, help="A registered augmenter, or name:mode (sfa:guide); repeatable. Default: none and sfa.")
 @click.option("--augmenter-option", multiple=True, help="key=value for every augmenter, or name.key=value (sfa.mode=guide).")
 @click.option("--data", default="synth", show_default=True, help="A data set path, or synth (the embedded SynthSpoof).")
 @click.option("--split", default="test", show_default=True, help="The split attacked.")
@@ -29,6 +29,9 @@ from fgav.errors import FgavError
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--early-stop/--no-early-stop", default=True, show_default=True,
               help="Iterative attacks stop per sample once the live/spoof decision flipped.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted audit from its state file.")
+@click.option("--state", "state_path", type=click.Path(path_type=Path),
+              help="The state file saved after every batch (default: the --json file + .state).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the full result as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write one CSV row per result.")
 @click.option("--markdown", "markdown_path", type=click.Path(path_type=Path), help="Write the table as Markdown.")
@@ -48,6 +51,8 @@ def audit(
     seed: int,
     device: str,
     early_stop: bool,
+    resume: bool,
+    state_path: Path | None,
     json_path: Path | None,
     csv_path: Path | None,
     markdown_path: Path | None,
@@ -69,7 +74,7 @@ def audit(
     for name in attack_names:
         get_attack(name)  # unknown names fail before any training or loading
     for name in augmenter_names:
-        get_augmenter(name)
+        get_augmenter(name.partition(":")[0])
     dev = resolve_device(device)
     if checkpoint is not None:
         model = fgav.load_model(checkpoint, device=dev)
@@ -79,6 +84,10 @@ def audit(
         fgav.get_backbone(backbone)  # type: ignore[arg-type]
         model = default(backbone, device=dev)  # type: ignore[arg-type]
     epsilons = parse_epsilons(eps) if eps else None
+    if state_path is None and json_path is not None:
+        state_path = json_path.with_name(json_path.name + ".state")
+    if resume and (state_path is None or not state_path.exists()):
+        raise FgavError(f"nothing to resume: no state file {state_path or '(give --json or --state)'}")
     part_list: list[str] | str = "all" if "all" in heads else (list(heads) or ["classification"])
     with Progress(
         TextColumn("[bold]audit[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -101,10 +110,14 @@ def audit(
             device=dev,
             seed=seed,
             attack_options=parse_component_options(attack_option, attack_names, what="attack"),
-            augmenter_options=parse_component_options(augmenter_option, augmenter_names, what="augmenter"),
+            augmenter_options=parse_component_options(
+                augmenter_option, list(dict.fromkeys(n.partition(":")[0] for n in augmenter_names)), what="augmenter"
+            ),
             early_stop=early_stop,
             split=split,
             progress=advance,
+            state_path=state_path,
+            resume=resume,
         )
     Console().print(result.table())
     for note in result.notes:

@@ -124,3 +124,52 @@ def test_a_third_party_attack_instance_and_the_guide_mode_combine(tiny_target, t
     (r,) = result.results
     assert r["attack"] == "nudge" and r["distortion"]["linf"] <= 8 / 255 + 1e-6
     assert not math.isnan(r["asr"])
+
+
+def test_an_interrupted_audit_resumes_to_the_same_numbers(tiny_target, tiny_data, tmp_path) -> None:
+    options = dict(heads=["classification", "depth"], attacks=["pgd"], eps=[4 / 255, 8 / 255],
+                   attack_options={"pgd": {"steps": 3}}, batch_size=8, device="cpu", seed=3)
+    data = tiny_data.limit(32)
+    full = audit(tiny_target, data, **options)
+    state = tmp_path / "audit.state"
+
+    def interrupt(done: int, total: int) -> None:
+        if done >= 16:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        audit(tiny_target, data, state_path=state, progress=interrupt, **options)
+    assert json.loads(state.read_text())["batches_done"] == 2
+    torch.manual_seed(12345)  # whatever ran in between must not matter
+    resumed = audit(tiny_target, data, state_path=state, resume=True, **options)
+    assert not state.exists(), "a finished audit removes its state"
+    strip = lambda r: [{k: v for k, v in e.items()} for e in r.to_dict()["results"]]  # noqa: E731
+    assert strip(resumed) == strip(full)
+    with pytest.raises(KeyboardInterrupt):
+        audit(tiny_target, data, state_path=state, progress=interrupt, **options)
+    with pytest.raises(FgavError, match="belongs to an audit with other settings \\(epsilons\\)"):
+        audit(tiny_target, data, state_path=state, resume=True, **{**options, "eps": [8 / 255]})
+
+
+def test_push_and_guide_in_one_audit(tiny_target, tiny_data) -> None:
+    class Shift(fgav.Augmenter):
+        """Brightens every image by 0.05: an augmenter whose S(x) is easy to check."""
+
+        name = "test-shift"
+
+        def forward(self, x: torch.Tensor, batch: Any) -> torch.Tensor:
+            return (x + 0.05).clamp(0, 1)
+
+    from fgav import registry
+
+    reg = registry.load_plugins()
+    reg.components["augmenter"]["test-shift"] = registry.ComponentInfo("augmenter", "test-shift", Shift, "test", "0")
+    try:
+        result = audit(tiny_target, tiny_data.limit(8), attacks=["fgsm"], eps=[4 / 255],
+                       augmenters=["test-shift", "test-shift:guide"], device="cpu")
+    finally:
+        del reg.components["augmenter"]["test-shift"]
+    push, guide = result.find(augmenter="test-shift")[0], result.find(augmenter="test-shift:guide")[0]
+    assert push["mode"] == "push" and guide["mode"] == "guide"
+    assert guide["distortion"]["linf"] <= 4 / 255 + 1e-6, "guide stays within epsilon of x"
+    assert push["distortion"]["linf"] > 4 / 255 + 0.04, "push starts from S(x), 0.05 away"
