@@ -115,3 +115,11 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
         train(out=tmp_path / "b", dataset=ToyFAS(8), epochs=1, loss_weights={"nose": 1.0}, **TINY)
     with pytest.raises(FgavError, match="--resume and --overwrite"):
         train(out=tmp_path / "c", dataset=ToyFAS(8), epochs=1, resume=True, overwrite=True, **TINY)
+
+
+def test_data_without_live_spoof_labels_is_refused() -> None:
+    from fgav.train.runner import select_heads
+
+    with pytest.raises(FgavError, match="no live/spoof labels"):
+        select_heads(None, frozenset({"image", "depth"}), note=print)
+    assert select_heads(["depth"], frozenset({"image", "spoof", "depth"}), note=print) == ["depth", "classification"]
