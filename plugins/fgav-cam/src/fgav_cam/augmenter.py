@@ -209,11 +209,11 @@ def _quiet_progress() -> Iterator[None]:
     saved = [(module, module.tqdm) for module in (score_cam, ablation_cam)]
     try:
         for module, _ in saved:
-            module.tqdm = silent  # type: ignore[attr-defined]
+            module.tqdm = silent
         yield
     finally:
         for module, original in saved:
-            module.tqdm = original  # type: ignore[attr-defined]
+            module.tqdm = original
 
 
 def _spoof_labels(batch: Mapping[str, Any], x: Tensor, name: str) -> Tensor:
