@@ -53,7 +53,10 @@ def _augmenters(
         name, _, mode = spec.partition(":")
         cls = get_augmenter(name)
         opts = {**options.get(name, {}), **options.get(spec, {}), **({"mode": mode} if mode else {})}
-        augmenter = cls.for_model(model, data=train_data(), **opts)
+        try:
+            augmenter = cls.for_model(model, data=train_data(), **opts)
+        except TypeError as exc:  # an option the augmenter does not take
+            raise FgavError(f"augmenter {name!r}: {exc}".splitlines()[0]) from exc
         label = name if augmenter.mode == "push" else f"{name}:{augmenter.mode}"
         built.append((label, augmenter))
     return built

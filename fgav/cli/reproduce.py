@@ -1,0 +1,32 @@
+"""``fgav reproduce``: every experiment of the paper's Sec. 4, with a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--backbone", "backbones", multiple=True, help="A backbone compared (repeatable). Default: the paper's four.")
+@click.option("--data", default="synth", show_default=True, help="A data set path, or synth.")
+@click.option("--quick", is_flag=True, help="Small targets, few test images, short attacks: minutes on a CPU.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The output directory.")
+@click.option("--resume", is_flag=True, help="Keep the tables an interrupted run finished.")
+@click.option("--only", multiple=True, type=click.Choice(["tab1", "tab2", "tab3", "tab4", "tab5", "tab6", "tab7"]),
+              help="Run only these experiments (repeatable).")
+@click.option("--limit", type=int, help="Test images per experiment.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def reproduce(backbones: tuple[str, ...], data: str, quick: bool, out: Path, resume: bool, only: tuple[str, ...],
+              limit: int | None, device: str, seed: int) -> None:
+    """Train or reuse the targets and SFA, run Tab. 1-7 of the paper, and write DIR/report.md."""
+    from fgav.registry import get_backbone
+    from fgav.reproduce import reproduce as run
+    from fgav.reproduce.paper import BACKBONES
+
+    for name in backbones:
+        get_backbone(name)
+    report = run(out=out, backbones=list(backbones) or list(BACKBONES), data=data, quick=quick, resume=resume,
+                 only=list(only) or None, limit=limit, device=device, seed=seed)
+    click.echo(f"wrote {report}")
