@@ -49,6 +49,12 @@ def write_atomically(path: str | Path, text: str) -> Path:
     return path
 
 
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of a Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in body]
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
@@ -156,10 +162,7 @@ class AuditResult:
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """The summary table as Markdown (with the notes); written to ``path`` when given."""
-        header, body = self._summary()
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        lines += [f"\n- {note}" for note in self.notes]
+        lines = markdown_table(*self._summary()) + [f"\n- {note}" for note in self.notes]
         text = "\n".join(lines) + "\n"
         if path is not None:
             write_atomically(path, text)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
 from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
-from fgav.auditing.result import _clean, _eps, _fmt, write_atomically
+from fgav.auditing.result import _clean, _eps, _fmt, markdown_table, write_atomically
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
@@ -82,10 +82,7 @@ class TransferResult:
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """The matrix as Markdown; written atomically to ``path`` when given."""
-        header, body = self._grid()
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        text = "\n".join(lines) + "\n"
+        text = "\n".join(markdown_table(*self._grid())) + "\n"
         if path is not None:
             write_atomically(path, text)
         return text
