@@ -61,7 +61,7 @@ def line_chart(
     width = left + plot_w + 30 + legend_w + 20
     height = max(top + plot_h + 60, top + legend_h + 10)
     canvas = Canvas(width, height)
-    canvas.text((width / 2, 16), title, size=15, anchor="mt")
+    canvas.text((width / 2, 16), title, size=15, anchor="ma")
     box = (left, top, left + plot_w, top + plot_h)
     y_axis(canvas, box, label=y_label)
     lo, hi = min(0.0, min(x_values)), max(x_values)
@@ -76,8 +76,8 @@ def line_chart(
     where = dict(zip(x_values, positions))
     for pos, label in zip(positions, x_labels):
         canvas.line([(pos, top + plot_h), (pos, top + plot_h + 4)], fill=INK)
-        canvas.text((pos, top + plot_h + 8), label, size=12, fill=MUTED, anchor="mt")
-    canvas.text((left + plot_w / 2, top + plot_h + 32), x_label, size=13, anchor="mt")
+        canvas.text((pos, top + plot_h + 8), label, size=12, fill=MUTED, anchor="ma")
+    canvas.text((left + plot_w / 2, top + plot_h + 32), x_label, size=13, anchor="ma")
 
     def y_of(v: float) -> float:
         return top + plot_h - plot_h * min(max(v, 0.0), 1.0)
@@ -117,13 +117,13 @@ def bar_chart(
     width = left + plot_w + 30 + legend_w + 20
     height = max(top + plot_h + label_h + 24, top + legend_h + 10)
     canvas = Canvas(width, height)
-    canvas.text((width / 2, 16), title, size=15, anchor="mt")
+    canvas.text((width / 2, 16), title, size=15, anchor="ma")
     y_axis(canvas, (left, top, left + plot_w, top + plot_h), label=y_label)
     bar_w = min(26.0, (group_w - 24) / max(len(bars), 1))
     for g, lines in enumerate(label_lines):
         centre = left + group_w * (g + 0.5)
         for i, line in enumerate(lines):
-            canvas.text((centre, top + plot_h + 8 + 16 * i), line, size=12, anchor="mt")
+            canvas.text((centre, top + plot_h + 8 + 16 * i), line, size=12, anchor="ma")
         start = centre - bar_w * len(bars) / 2
         for b, (_, values) in enumerate(bars):
             value = values[g] if g < len(values) else None
@@ -150,17 +150,22 @@ def heat_map(
     columns: Sequence[tuple[str, str]],
     values: Sequence[Sequence[float | None]],
     value_label: str,
+    separate_first_row: bool = False,
 ) -> bytes:
-    """A matrix of values in [0, 1], each cell coloured and labelled; ``columns`` are ``(group, label)``."""
+    """A matrix of values in [0, 1], each cell coloured and labelled; ``columns`` are ``(group, label)``.
+
+    ``separate_first_row`` sets the first row (e.g. the clean accuracy) a little apart.
+    """
     probe = Canvas(1, 1)
     cell_w = max([74.0] + [probe.text_size(label, 12)[0] + 14 for _, label in columns])
     cell_h = 34.0
     row_w = max([probe.text_size(r, 13)[0] for r in rows] + [40]) + 16
     left, top = row_w + 10, 78.0
+    gap = 8.0 if separate_first_row and len(rows) > 1 else 0.0
     width = left + cell_w * len(columns) + 90
-    height = top + max(cell_h * len(rows), 80) + 30
+    height = top + max(cell_h * len(rows) + gap, 80) + 30
     canvas = Canvas(width, height)
-    canvas.text((width / 2, 16), title, size=15, anchor="mt")
+    canvas.text((width / 2, 16), title, size=15, anchor="ma")
     # Column groups (the target model) span their columns; the labels (augmenter) sit under them.
     start = 0
     while start < len(columns):
@@ -168,13 +173,13 @@ def heat_map(
         while end + 1 < len(columns) and columns[end + 1][0] == columns[start][0]:
             end += 1
         x0, x1 = left + cell_w * start, left + cell_w * (end + 1)
-        canvas.text(((x0 + x1) / 2, top - 40), columns[start][0], size=13, anchor="mt")
+        canvas.text(((x0 + x1) / 2, top - 27), columns[start][0], size=13, anchor="ms")
         canvas.line([(x0 + 4, top - 22), (x1 - 4, top - 22)], fill=MUTED)
         start = end + 1
     for j, (_, label) in enumerate(columns):
-        canvas.text((left + cell_w * (j + 0.5), top - 17), label, size=12, fill=MUTED, anchor="mt")
+        canvas.text((left + cell_w * (j + 0.5), top - 6), label, size=12, fill=MUTED, anchor="ms")
     for i, row in enumerate(rows):
-        y = top + cell_h * i
+        y = top + cell_h * i + (gap if i else 0.0)
         canvas.text((left - 10, y + cell_h / 2), row, size=13, anchor="rm")
         for j in range(len(columns)):
             value = values[i][j] if j < len(values[i]) else None
@@ -188,7 +193,7 @@ def heat_map(
             ink = INK if luminance(colour) > 0.45 else "white"
             canvas.text(((box[0] + box[2]) / 2, y + cell_h / 2), f"{value:.4f}", size=13, fill=ink, anchor="mm")
     # The colour bar: 0 at the bottom, 1 at the top.
-    bar_x, bar_top, bar_h = left + cell_w * len(columns) + 20, top, max(cell_h * len(rows), 80)
+    bar_x, bar_top, bar_h = left + cell_w * len(columns) + 20, top, max(cell_h * len(rows) + gap, 80)
     steps = 60
     for k in range(steps):
         y0 = bar_top + bar_h * k / steps

@@ -54,8 +54,8 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
         rows += [[s, *[number(v) for v in values]] for s, values in zip(sources, matrix)]
         section.tables.append(Table(
             title=f"Live/spoof accuracy of each target on each source's examples{suffix}",
-            header=["Source \\ target", *[str(a) for _ in targets for a in augmenters]],
-            groups=[("", 1), *[(str(t), len(augmenters)) for t in targets]],
+            header=["Source model", *[str(a) for _ in targets for a in augmenters]],
+            groups=[("", 1), *[(f"Target: {t}", len(augmenters)) for t in targets]],
             rows=rows,
         ))
         name = "transfer" if len(budgets) == 1 else f"transfer-{len(section.figures) + 1}"
@@ -64,7 +64,7 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
             rows=["Original accuracy", *[str(s) for s in sources]],
             columns=[(f"target: {t}", str(a)) for t in targets for a in augmenters],
             values=[[v if isinstance(v, (int, float)) else None for v in row] for row in [clean, *matrix]],
-            value_label="accuracy",
+            value_label="accuracy", separate_first_row=True,
         )
         section.figures.append(Figure(name, f"Transfer matrix{suffix}", png,
                                       "Rows: source model (and the clean accuracy); columns: target model and augmenter."))
