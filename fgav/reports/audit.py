@@ -106,11 +106,13 @@ def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
                 title=f"{attack}: attack success rate against ε", x_values=eps_values,
                 x_labels=[epsilon(e) for e in eps_values], series=series, x_label="ε (attack budget)",
                 y_label="Attack success rate",
-                legend=[("Attacked part", [(part_label(p), PALETTE[i % len(PALETTE)], -1) for i, p in enumerate(parts)]),
+                legend=[("Attacked part",
+                         [(part_label(p), PALETTE[i % len(PALETTE)], -1) for i, p in enumerate(parts)]),
                         ("Augmenter", [(str(a), "#222222", j) for j, a in enumerate(augmenters)])],
             )
             figures.append(Figure(f"asr-vs-eps-{_slug(attack)}", f"{attack}: ASR against ε", png,
-                                  "One line per attacked part (colour) and augmenter (line style)."))
+                                  "One line per attacked part (colour) and augmenter (line style); "
+                                  "coinciding lines hide each other, the tables hold every value."))
         budgets = [e for a, e in settings if a == attack]
         eps = max(eps_values) if eps_values else budgets[0]
         bars = []
@@ -120,7 +122,8 @@ def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
             bars.append((str(aug), [asr.get(p) for p in parts]))
         png = bar_chart(title=f"{_setting_title(attack, eps)}: attack success rate per attacked part",
                         groups=[part_label(p) for p in parts], bars=bars, y_label="Attack success rate")
-        caption = "One bar per augmenter" + (f"; the largest budget, ε = {epsilon(eps)}." if len(eps_values) > 1 else ".")
+        largest = f"; the largest budget, ε = {epsilon(eps)}." if len(eps_values) > 1 else "."
+        caption = "One bar per augmenter" + largest
         figures.append(Figure(f"asr-per-part-{_slug(attack)}", f"{_setting_title(attack, eps)}: ASR per part", png,
                               caption))
     return figures

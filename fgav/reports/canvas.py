@@ -124,15 +124,26 @@ class Canvas:
         return buffer.getvalue()
 
 
-def wrap(text: str, width: float, canvas: Canvas, *, size: float = 13) -> list[str]:
-    """Split ``text`` at spaces into lines no wider than ``width`` (a long word stays whole)."""
+def shorten(text: str, width: float, canvas: Canvas, *, size: float = 13) -> str:
+    """``text``, cut and ended with ``...`` where it is wider than ``width``."""
+    if canvas.text_size(text, size)[0] <= width:
+        return text
+    while text and canvas.text_size(text + "...", size)[0] > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def wrap(text: str, width: float, canvas: Canvas, *, size: float = 13, lines_at_most: int = 3) -> list[str]:
+    """Split ``text`` at spaces into lines no wider than ``width``; a word too long is shortened."""
     lines: list[str] = []
     for word in text.split():
         if lines and canvas.text_size(f"{lines[-1]} {word}", size)[0] <= width:
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
-    return lines or [""]
+    if len(lines) > lines_at_most:
+        lines = lines[:lines_at_most - 1] + [" ".join(lines[lines_at_most - 1:])]
+    return [shorten(line, width, canvas, size=size) for line in lines] or [""]
 
 
 def y_axis(canvas: Canvas, box: tuple[float, float, float, float], *, label: str,

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fgav.reports.canvas import (DASHES, GRID, INK, MARKERS, MUTED, PALETTE, Canvas, lerp_colour, luminance,
-                                 wrap, y_axis)
+                                 shorten, wrap, y_axis)
 
+LABEL_WIDTH = 220.0  # longer legend and row labels are shortened
 # A perceptually even dark-to-light blue-green ramp (after viridis), for accuracies in [0, 1].
 HEAT_STOPS: tuple[str, ...] = ("#440154", "#3B528B", "#21918C", "#5EC962", "#FDE725")
 
@@ -31,14 +32,14 @@ def _legend(canvas: Canvas, x: float, y: float, blocks: Sequence[tuple[str, Sequ
                         dash=DASHES[style % len(DASHES)] if style >= 0 else ())
             if style >= 0:
                 canvas.marker((x + 15, y + 7), MARKERS[style % len(MARKERS)], fill=colour)
-            canvas.text((x + 38, y), label, size=13)
+            canvas.text((x + 38, y), shorten(label, LABEL_WIDTH, canvas), size=13)
             y += 20
         y += 10
 
 
 def _legend_size(canvas: Canvas, blocks: Sequence[tuple[str, Sequence[tuple[str, str, int]]]]) -> tuple[float, float]:
     width = max([canvas.text_size(t, 12)[0] for t, _ in blocks]
-                + [38 + canvas.text_size(label, 13)[0] for _, e in blocks for label, _, _ in e] + [0])
+                + [38 + min(canvas.text_size(label, 13)[0], LABEL_WIDTH) for _, e in blocks for label, _, _ in e] + [0])
     height = sum(20 + 20 * len(e) + 10 for _, e in blocks)
     return width, height
 
@@ -58,16 +59,16 @@ def line_chart(
     legend_w, legend_h = _legend_size(probe, legend)
     plot_w, plot_h = 520.0, 320.0
     left, top = 70.0, 46.0
-    width = left + plot_w + 30 + legend_w + 20
+    width = max(left + plot_w + 30 + legend_w + 20, probe.text_size(title, 15)[0] + 40)
     height = max(top + plot_h + 60, top + legend_h + 10)
     canvas = Canvas(width, height)
     canvas.text((width / 2, 16), title, size=15, anchor="ma")
     box = (left, top, left + plot_w, top + plot_h)
     y_axis(canvas, box, label=y_label)
-    lo, hi = min(0.0, min(x_values)), max(x_values)
+    lo, hi = min(x_values), max(x_values)
     span = (hi - lo) or 1.0
     # Place ticks by value; fall back to even spacing where labels would collide.
-    positions = [left + 14 + (plot_w - 28) * (v - lo) / span for v in x_values]
+    positions = [left + 30 + (plot_w - 60) * (v - lo) / span for v in x_values]
     widths = [canvas.text_size(lbl, 12)[0] for lbl in x_labels]
     crowded = any(b - a < (wa + wb) / 2 + 6 for a, b, wa, wb in zip(positions, positions[1:], widths, widths[1:]))
     if crowded or len(set(x_values)) != len(x_values):
@@ -109,12 +110,13 @@ def bar_chart(
     probe = Canvas(1, 1)
     legend = [("Augmenter", [(label, PALETTE[i % len(PALETTE)], -1) for i, (label, _) in enumerate(bars)])]
     legend_w, legend_h = _legend_size(probe, legend)
-    group_w = max(96.0, 26.0 * len(bars) + 30)
+    longest = max([probe.text_size(w, 12)[0] for g in groups for w in g.split()] + [0])
+    group_w = max(96.0, 26.0 * len(bars) + 30, min(longest + 12, 180.0))
     plot_w, plot_h = group_w * max(len(groups), 1), 300.0
     left, top = 70.0, 46.0
     label_lines = [wrap(g, group_w - 8, probe, size=12) for g in groups]
     label_h = 16 * max([len(lines) for lines in label_lines] + [1])
-    width = left + plot_w + 30 + legend_w + 20
+    width = max(left + plot_w + 30 + legend_w + 20, probe.text_size(title, 15)[0] + 40)
     height = max(top + plot_h + label_h + 24, top + legend_h + 10)
     canvas = Canvas(width, height)
     canvas.text((width / 2, 16), title, size=15, anchor="ma")
@@ -139,7 +141,7 @@ def bar_chart(
     canvas.text((x, y), "Augmenter", size=12, fill=MUTED)
     for i, (label, _) in enumerate(bars):
         canvas.rect((x, y + 22 + 20 * i, x + 14, y + 34 + 20 * i), fill=PALETTE[i % len(PALETTE)])
-        canvas.text((x + 22, y + 20 + 20 * i), label, size=13)
+        canvas.text((x + 22, y + 20 + 20 * i), shorten(label, LABEL_WIDTH, canvas), size=13)
     return canvas.png()
 
 
@@ -157,12 +159,13 @@ def heat_map(
     ``separate_first_row`` sets the first row (e.g. the clean accuracy) a little apart.
     """
     probe = Canvas(1, 1)
-    cell_w = max([74.0] + [probe.text_size(label, 12)[0] + 14 for _, label in columns])
+    cell_w = max([74.0] + [min(probe.text_size(label, 12)[0], 160.0) + 14 for _, label in columns])
     cell_h = 34.0
+    rows = [shorten(r, LABEL_WIDTH, probe) for r in rows]
     row_w = max([probe.text_size(r, 13)[0] for r in rows] + [40]) + 16
     left, top = row_w + 10, 78.0
     gap = 8.0 if separate_first_row and len(rows) > 1 else 0.0
-    width = left + cell_w * len(columns) + 90
+    width = max(left + cell_w * len(columns) + 90, probe.text_size(title, 15)[0] + 40)
     height = top + max(cell_h * len(rows) + gap, 80) + 30
     canvas = Canvas(width, height)
     canvas.text((width / 2, 16), title, size=15, anchor="ma")
@@ -173,11 +176,12 @@ def heat_map(
         while end + 1 < len(columns) and columns[end + 1][0] == columns[start][0]:
             end += 1
         x0, x1 = left + cell_w * start, left + cell_w * (end + 1)
-        canvas.text(((x0 + x1) / 2, top - 27), columns[start][0], size=13, anchor="ms")
+        canvas.text(((x0 + x1) / 2, top - 27), shorten(columns[start][0], x1 - x0 - 8, canvas), size=13, anchor="ms")
         canvas.line([(x0 + 4, top - 22), (x1 - 4, top - 22)], fill=MUTED)
         start = end + 1
     for j, (_, label) in enumerate(columns):
-        canvas.text((left + cell_w * (j + 0.5), top - 6), label, size=12, fill=MUTED, anchor="ms")
+        canvas.text((left + cell_w * (j + 0.5), top - 6), shorten(label, cell_w - 8, canvas, size=12), size=12,
+                    fill=MUTED, anchor="ms")
     for i, row in enumerate(rows):
         y = top + cell_h * i + (gap if i else 0.0)
         canvas.text((left - 10, y + cell_h / 2), row, size=13, anchor="rm")

@@ -66,8 +66,9 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
             values=[[v if isinstance(v, (int, float)) else None for v in row] for row in [clean, *matrix]],
             value_label="accuracy", separate_first_row=True,
         )
-        section.figures.append(Figure(name, f"Transfer matrix{suffix}", png,
-                                      "Rows: source model (and the clean accuracy); columns: target model and augmenter."))
+        section.figures.append(Figure(
+            name, f"Transfer matrix{suffix}", png,
+            "Rows: source model (and the clean accuracy); columns: target model and augmenter."))
     if not entries:
         section.text.append("The result holds no entry.")
     sections = [section]
