@@ -20,7 +20,10 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True)
 def reproduce(backbones: tuple[str, ...], data: str, quick: bool, out: Path, resume: bool, only: tuple[str, ...],
               limit: int | None, device: str, seed: int) -> None:
-    """Train or reuse the targets and SFA, run Tab. 1-7 of the paper, and write DIR/report.md."""
+    """Run the paper's seven experiments on your targets and write DIR/report.md.
+
+    Trains (or reuses) the targets and their SFA modules, then runs Tab. 1-7.
+    """
     from fgav.registry import get_backbone
     from fgav.reproduce import reproduce as run
     from fgav.reproduce.paper import BACKBONES
