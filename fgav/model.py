@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from safetensors.torch import load_model as _load_safetensors
@@ -14,6 +14,17 @@ from torch import Tensor, nn
 
 from fgav.errors import FgavError, UnknownComponentError
 from fgav.interfaces import AuxHead, Backbone
+
+if TYPE_CHECKING:
+    from collections.abc import ItemsView, ValuesView
+
+    class _Heads(nn.ModuleDict):
+        """``MultiTaskModel.heads`` as type checkers see it: an ``nn.ModuleDict`` of AuxHeads."""
+
+        def __getitem__(self, key: str) -> AuxHead: ...
+        def items(self) -> ItemsView[str, AuxHead]: ...
+        def values(self) -> ValuesView[AuxHead]: ...
+        def pop(self, key: str) -> AuxHead: ...
 
 CLASSIFICATION = "classification"
 DEFAULT_HEADS: tuple[str, ...] = ("attribute", "spoof_type", "illumination", "depth", "reflection", CLASSIFICATION)
@@ -38,7 +49,7 @@ class MultiTaskModel(nn.Module):
         if CLASSIFICATION not in heads:
             raise FgavError(f"a MultiTaskModel needs the {CLASSIFICATION!r} head (the live/spoof decision)")
         self.backbone = backbone
-        self.heads = nn.ModuleDict(dict(heads))
+        self.heads: _Heads = cast("_Heads", nn.ModuleDict(dict(heads)))  # every value is an AuxHead
         self.config: dict[str, Any] = dict(config or {})
         weights = {name: float(head.loss_weight) for name, head in heads.items()}
         unknown = set(loss_weights or {}) - set(weights)

@@ -12,12 +12,17 @@ import importlib.metadata
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
 from fgav import hookspecs
 from fgav.errors import FgavError, NameClashError, UnknownComponentError
+
+if TYPE_CHECKING:  # the interfaces import torch; the registry must stay light and cycle-free
+    from foolbox.attacks.base import Attack
+
+    from fgav.interfaces import AuxHead, Augmenter, Backbone
 
 ENTRY_POINT_GROUP = "fgav"
 KINDS: tuple[str, ...] = ("backbone", "head", "augmenter", "attack")
@@ -180,49 +185,51 @@ def list_attacks(pattern: str = "*") -> list[str]:
     return _list("attack", pattern)
 
 
-def get_backbone(name: str) -> type:
+# The registry stores plain classes; the hookspecs' contract makes each kind's classes
+# subclasses of its base class, hence the casts.
+def get_backbone(name: str) -> type[Backbone]:
     """The backbone class registered as ``name`` (``timm:<model>`` for any timm model)."""
     if name.startswith("timm:"):
-        return _get("backbone", "timm")
-    return _get("backbone", name)
+        return cast("type[Backbone]", _get("backbone", "timm"))
+    return cast("type[Backbone]", _get("backbone", name))
 
 
-def get_head(name: str) -> type:
+def get_head(name: str) -> type[AuxHead]:
     """The auxiliary head class registered as ``name``."""
-    return _get("head", name)
+    return cast("type[AuxHead]", _get("head", name))
 
 
-def get_augmenter(name: str) -> type:
+def get_augmenter(name: str) -> type[Augmenter]:
     """The augmenter class registered as ``name``."""
-    return _get("augmenter", name)
+    return cast("type[Augmenter]", _get("augmenter", name))
 
 
-def get_attack(name: str) -> type:
+def get_attack(name: str) -> type[Attack]:
     """The Foolbox attack class registered as ``name``."""
-    return _get("attack", name)
+    return cast("type[Attack]", _get("attack", name))
 
 
-def create_backbone(name: str, **options: Any) -> Any:
+def create_backbone(name: str, **options: Any) -> Backbone:
     """Build a backbone by name; ``timm:<model>`` builds any timm model."""
     cls = get_backbone(name)
     if name.startswith("timm:"):
         options = {"model_name": name.split(":", 1)[1], **options}
-    return _construct("backbone", name, cls, (), options)
+    return cast("Backbone", _construct("backbone", name, cls, (), options))
 
 
-def create_head(name: str, in_channels: int, **options: Any) -> Any:
+def create_head(name: str, in_channels: int, **options: Any) -> AuxHead:
     """Build an auxiliary head by name for a backbone with ``in_channels`` channels."""
-    return _construct("head", name, get_head(name), (in_channels,), options)
+    return cast("AuxHead", _construct("head", name, get_head(name), (in_channels,), options))
 
 
-def create_augmenter(name: str, **options: Any) -> Any:
+def create_augmenter(name: str, **options: Any) -> Augmenter:
     """Build an augmenter by name."""
-    return _construct("augmenter", name, get_augmenter(name), (), options)
+    return cast("Augmenter", _construct("augmenter", name, get_augmenter(name), (), options))
 
 
-def create_attack(name: str, **options: Any) -> Any:
+def create_attack(name: str, **options: Any) -> Attack:
     """Build a Foolbox attack by name with keyword options (``--attack-option k=v``)."""
-    return _construct("attack", name, get_attack(name), (), options)
+    return cast("Attack", _construct("attack", name, get_attack(name), (), options))
 
 
 def _construct(kind: str, name: str, cls: type, args: tuple[Any, ...], options: dict[str, Any]) -> Any:

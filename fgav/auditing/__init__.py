@@ -7,9 +7,9 @@ returns an :class:`AuditResult`; ``fgav audit`` is the same on the command line.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -124,7 +124,8 @@ def audit(
         data = open_dataset(data, split=split, image_size=image_size)
     if limit is not None:
         data = data.limit(limit) if hasattr(data, "limit") else torch.utils.data.Subset(data, range(min(limit, len(data))))
-    provides = frozenset(getattr(data, "provides", None) or getattr(getattr(data, "dataset", None), "provides", ()))
+    provides = frozenset(cast("Iterable[str]", getattr(data, "provides", None)
+                              or getattr(getattr(data, "dataset", None), "provides", ())))
     parts, notes = plan_parts(model, heads, provides)
     epsilons = epsilons_of(eps)
 
@@ -168,7 +169,7 @@ def audit(
                                     state_path=state, resume=resume, fingerprint=fingerprint)
     results = []
     for (part, attack, eps_value, aug), acc in accumulators.items():
-        entry = {"part": part, "attack": attack, "epsilon": eps_value, "augmenter": aug}
+        entry: dict[str, Any] = {"part": part, "attack": attack, "epsilon": eps_value, "augmenter": aug}
         augmenter = dict(plan.augmenters)[aug]
         entry["mode"] = augmenter.mode
         entry.update(acc.result())

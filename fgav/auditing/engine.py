@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import foolbox as fb
 import torch
@@ -89,7 +89,9 @@ def _adversarials(
     if isinstance(attack, (FixedEpsilonAttack, MinimizationAttack)):
         _, clipped, _ = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
         return [(eps, c.detach()) for eps, c in zip(epsilons, clipped)]
-    _, clipped, _ = wrapped(fmodel, x, criterion)
+    # An attack without a budget (Foolbox's SpatialAttack) takes no epsilons, which Foolbox's
+    # Attack.__call__ overloads do not allow for.
+    _, clipped, _ = cast("Callable[..., Any]", wrapped)(fmodel, x, criterion)
     return [(None, clipped.detach())]
 
 
@@ -122,7 +124,7 @@ def run_audit(
         skips.paths.extend(state["skipped"])
         for item in state["accumulators"]:
             part, attack, eps, aug = item["key"]
-            acc = MetricAccumulator(model.heads, provides)
+            acc = MetricAccumulator(dict(model.heads), provides)
             acc.load_state(item["state"])
             accumulators[(part, attack, eps, aug)] = acc
     for number, raw in enumerate(loader):
@@ -173,7 +175,7 @@ def _attack_batch(
                         adv = model(x_adv)
                     key = (part, attack_name, eps, aug_name)
                     if key not in accumulators:
-                        accumulators[key] = MetricAccumulator(model.heads, provides)
+                        accumulators[key] = MetricAccumulator(dict(model.heads), provides)
                     accumulators[key].update(batch, clean, adv, x, x_adv)
 
 

@@ -10,10 +10,12 @@ and the part's per-sample loss is ascended directly, so no softmax saturates.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import eagerpy as ep
 import torch
 from foolbox.attacks.gradient_descent_base import BaseGradientDescent, GDOptimizer
+from foolbox.types import Bounds
 from torch import Tensor
 
 from fgav.attacks.aiming import BOUNDS, PartObjective
@@ -72,11 +74,11 @@ def run_gradient_attack(
     if attack.steps == 1 and not attack.random_start and attack.abs_stepsize is None:
         # A single step is linear in epsilon: one gradient serves the whole sweep.
         grad, _ = _gradient(objective, x0, everyone, shift)
-        direction = attack.normalize(ep.astensor(grad), x=ex0, bounds=BOUNDS)
+        direction = attack.normalize(ep.astensor(grad), x=ex0, bounds=cast(Bounds, BOUNDS))
         results = []
         for eps in epsilons:
-            x = attack.project(ex0 + attack.rel_stepsize * eps * direction, ex0, eps)
-            results.append(ep.clip(x, *BOUNDS).raw.detach())
+            projected = attack.project(ex0 + attack.rel_stepsize * eps * direction, ex0, eps)
+            results.append(ep.clip(projected, *BOUNDS).raw.detach())
         return results
     stop_early = early_stop and shift is None
     results = []
@@ -92,7 +94,7 @@ def run_gradient_attack(
                 if active.numel() == 0:
                     break
             xa = ep.astensor(x[active])
-            step = attack.normalize(ep.astensor(grad), x=xa, bounds=BOUNDS) * stepsize
+            step = attack.normalize(ep.astensor(grad), x=xa, bounds=cast(Bounds, BOUNDS)) * stepsize
             xa = ep.clip(attack.project(xa + step, ep.astensor(x0[active]), eps), *BOUNDS)
             x = x.clone()
             x[active] = xa.raw.detach()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import timm
 import torch
@@ -11,6 +11,9 @@ from torch import Tensor
 
 from fgav.errors import FgavError
 from fgav.interfaces import Backbone
+
+if TYPE_CHECKING:
+    from timm.models import FeatureInfo
 
 # ImageNet statistics: timm's networks expect normalized input, fgav's contract is [0,1].
 _MEAN = (0.485, 0.456, 0.406)
@@ -24,6 +27,9 @@ class TimmBackbone(Backbone):
     model_name: ClassVar[str] = ""
     # Options timm needs to build the model for the image size asked (Swin's img_size).
     sized: ClassVar[bool] = False
+    # Buffers registered in __init__ (nn.Module's __getattr__ types them loosely).
+    mean: Tensor
+    std: Tensor
 
     def __init__(
         self,
@@ -65,8 +71,9 @@ class TimmBackbone(Backbone):
             )
         except (RuntimeError, TypeError, ValueError) as exc:
             raise FgavError(f"timm could not build {self.model_name_used!r}: {exc}".splitlines()[0]) from exc
-        self.out_channels = int(self.body.feature_info.channels()[-1])
-        self.reduction = int(self.body.feature_info.reduction()[-1])
+        # timm types features_only models as plain Modules; they all carry a FeatureInfo.
+        self.out_channels = int(cast("FeatureInfo", self.body.feature_info).channels()[-1])
+        self.reduction = int(cast("FeatureInfo", self.body.feature_info).reduction()[-1])
         self._nhwc = "swin" in self.model_name_used or getattr(self.body, "output_fmt", "NCHW") == "NHWC"
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)

@@ -62,7 +62,7 @@ def transfer(
     )
     Console().print(result.table())
     err = Console(stderr=True)
-    for path, write in ((json_path, result.to_json), (markdown_path, result.to_markdown)):
-        if path is not None:
-            write(path)
-            err.print(f"wrote {path}")
+    for written, write in ((json_path, result.to_json), (markdown_path, result.to_markdown)):
+        if written is not None:
+            write(written)
+            err.print(f"wrote {written}")

@@ -28,7 +28,7 @@ A loop counts what was skipped with :class:`SkipCounter` and reports it at the e
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +166,7 @@ class SkipCounter:
         self.paths: list[str] = []
         self.reasons: list[str] = []
 
-    def update(self, batch: dict[str, Any]) -> int:
+    def update(self, batch: Mapping[str, Any]) -> int:
         """Count a batch's skipped files; returns how many it had."""
         skipped = batch.get("skipped", [])
         self.paths.extend(skipped)

@@ -180,7 +180,7 @@ def tab7(s: Setting) -> ReproducedTable:
     names = list(s.targets)
     columns = [f"{t} ({g})" for t in names for g in ("none", "sfa")]
     rows = ["Original accuracy", *names]
-    ours = [[result.clean_accuracy[t] for t in names for _ in range(2)]]
+    ours: list[list[float | None]] = [[result.clean_accuracy[t] for t in names for _ in range(2)]]
     ours += [[result.accuracy(src, t, g) for t in names for g in ("none", "sfa")] for src in names]
     cols = [_paper_column(n) for n in names]
     theirs = [[paper.TAB5_CLEAN.get(t) for t in names for _ in range(2)]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -12,10 +14,13 @@ from fgav.interfaces import Augmenter
 from fgav.model import CLASSIFICATION, MultiTaskModel
 from fgav.registry import create_attack
 
+if TYPE_CHECKING:
+    from foolbox.attacks.gradient_descent_base import BaseGradientDescent
+
 
 def _tile(x: torch.Tensor, cell: int) -> Image.Image:
     array = (x.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
-    return Image.fromarray(array).resize((cell, cell), Image.NEAREST)
+    return Image.fromarray(array).resize((cell, cell), Image.Resampling.NEAREST)
 
 
 def examples_figure(
@@ -30,7 +35,7 @@ def examples_figure(
     """Rows of images: clean, FGSM without SFA, SFA's S(x), FGSM with SFA (push); p(spoof) under each."""
     batch = {"image": x, "spoof": labels}
     objective = PartObjective.for_batch(model, CLASSIFICATION, batch)
-    fgsm = create_attack("fgsm")
+    fgsm = cast("BaseGradientDescent", create_attack("fgsm"))  # fgav's FGSM is Foolbox's LinfFastGradientAttack
     (plain,) = run_gradient_attack(fgsm, objective, x, [eps])
     with torch.no_grad():
         augmented = sfa(x, batch).clamp(0, 1)

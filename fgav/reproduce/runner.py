@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import torch
 from rich.console import Console
@@ -25,18 +25,32 @@ from fgav.reproduce.experiments import EXPERIMENTS, Setting, names
 from fgav.reproduce.paper import BACKBONES
 from fgav.reproduce.tables import ReproducedTable
 
-QUICK = {
+if TYPE_CHECKING:
+    from fgav.sfa.augmenter import SFA
+
+
+class Profile(TypedDict):
+    """A reproduction's scale: training, test images, SFA's options and each attack's."""
+
+    train_epochs: int | None
+    train_limit: int | None
+    test_limit: int | None
+    sfa: dict[str, Any]
+    attacks: dict[str, dict[str, Any]]
+
+
+QUICK: Profile = {
     "train_epochs": 3, "train_limit": 1200, "test_limit": 96, "sfa": {"epochs": 1, "limit": 1200},
     "attacks": {"cw": {"steps": 20, "binary_search_steps": 3}, "ead": {"steps": 20, "binary_search_steps": 3},
                 "pgd": {"steps": 10}, "stadv": {"steps": 40}, "sparse": {"steps": 20, "restarts": 1}},
 }
-FULL = {
+FULL: Profile = {
     "train_epochs": None, "train_limit": None, "test_limit": None, "sfa": {"epochs": 3},
     "attacks": {"cw": {"steps": 100, "binary_search_steps": 5}, "pgd": {"steps": 40}},
 }
 
 
-def _targets(backbones: Sequence[str], data: str, out: Path, profile: dict[str, Any], quick: bool,
+def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, quick: bool,
              device: torch.device, console: Console) -> dict[str, MultiTaskModel]:
     """The target of each backbone: the cached default (full run on synth) or trained into DIR/models."""
     from fgav.train import train
@@ -125,7 +139,7 @@ def _figures(s: Setting, out: Path, console: Console) -> list[tuple[str, str]]:
     size = int(model.config.get("image_size", 64))
     train = open_dataset(s.data, split="train", image_size=size)
     test = open_dataset(s.data, split="test", image_size=size)
-    sfa = get_augmenter("sfa").for_model(model, data=train, **dict(s.sfa_options))
+    sfa = cast("SFA", get_augmenter("sfa").for_model(model, data=train, **dict(s.sfa_options)))
     x, labels = pick_examples(test, 3)
     device = next(model.parameters()).device
     x, labels = x.to(device), labels.to(device)
