@@ -40,9 +40,9 @@ class Profile(TypedDict):
 
 
 QUICK: Profile = {
-    "train_epochs": 3, "train_limit": 1200, "test_limit": 96, "sfa": {"epochs": 1, "limit": 1200},
-    "attacks": {"cw": {"steps": 20, "binary_search_steps": 3}, "ead": {"steps": 20, "binary_search_steps": 3},
-                "pgd": {"steps": 10}, "stadv": {"steps": 40}, "sparse": {"steps": 20, "restarts": 1}},
+    "train_epochs": 2, "train_limit": 1000, "test_limit": 64, "sfa": {"epochs": 1, "limit": 800},
+    "attacks": {"cw": {"steps": 10, "binary_search_steps": 2}, "ead": {"steps": 10, "binary_search_steps": 2},
+                "pgd": {"steps": 10}, "stadv": {"steps": 20}, "sparse": {"steps": 10, "restarts": 1}},
 }
 FULL: Profile = {
     "train_epochs": None, "train_limit": None, "test_limit": None, "sfa": {"epochs": 3},
@@ -90,10 +90,10 @@ def reproduce(
         out: the output directory (tables, audits, figures, report, quick targets).
         backbones: the backbones compared (the paper's four by default).
         data: a data set path or ``synth``.
-        quick: small targets, 96 test images and short attacks: minutes on a CPU.
+        quick: small targets, 64 test images and short attacks: minutes on a CPU.
         resume: keep the tables an interrupted run finished.
         only: run only these experiments (``tab1`` ... ``tab7``).
-        limit: test images per experiment (default: 96 quick, all otherwise).
+        limit: test images per experiment (default: 64 quick, all otherwise).
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: seeds every audit.
     """
@@ -108,6 +108,7 @@ def reproduce(
     dev = resolve_device(device)
     targets = _targets(backbones, data, out, profile, quick, dev, console)
     setting = Setting(targets=targets, data=data, limit=limit or profile["test_limit"],
+                      skip_augmenters=("scorecam",) if quick else (),
                       attack_options=profile["attacks"], sfa_options=profile["sfa"], device=dev, seed=seed,
                       log=lambda line: console.print(line, highlight=False))
     tables: list[ReproducedTable] = []
