@@ -24,8 +24,8 @@ SPATIAL_KEYS: tuple[str, ...] = ("image", "depth", "reflection")
 class Recipe:
     """How to train a target model; every field is a ``fgav train`` option."""
 
-    epochs: int = 10
-    batch_size: int = 64
+    epochs: int = 12
+    batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_fraction: float = 0.1
