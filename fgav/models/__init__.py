@@ -79,7 +79,9 @@ def default(
     target = default_checkpoint(backbone, image_size=image_size)
     resolved = resolve_device(device)
     if not is_cached(backbone, image_size=image_size):
-        _train_default(backbone, target=target, image_size=image_size, device=resolved, progress=progress, console=console)
+        _train_default(
+            backbone, target=target, image_size=image_size, device=resolved, progress=progress, console=console
+        )
     return load_model(target, device=resolved)
 
 

@@ -110,7 +110,9 @@ def prepare_output(directory: Path, *, resume: bool, overwrite: bool) -> None:
             raise FgavError(f"nothing to resume in {directory}: no {STATE_FILE} there")
         return
     if exists and not overwrite:
-        raise FgavError(f"{directory} exists and is not empty: pass --resume to continue it or --overwrite to replace it")
+        raise FgavError(
+            f"{directory} exists and is not empty: pass --resume to continue it or --overwrite to replace it"
+        )
     if overwrite:
         for name in RUN_FILES:  # only fgav's own files: never a blanket delete of a user's folder
             (directory / name).unlink(missing_ok=True)

@@ -109,7 +109,9 @@ def train(
                 "loss_weights": dict(loss_weights or {}), **recipe.to_dict(),
             }  # fmt: skip
         if dataset is None:
-            dataset = open_data(options["data"], split=options["split"], image_size=options["image_size"], limit=options["limit"])
+            dataset = open_data(
+                options["data"], split=options["split"], image_size=options["image_size"], limit=options["limit"]
+            )
         else:
             dataset = limit_dataset(dataset, options["limit"])
         fields = set(Recipe.__dataclass_fields__)

@@ -68,7 +68,9 @@ def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=recipe.lr)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, *, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, recipe: Recipe, *, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """A per-step schedule: linear warm-up to the peak rate, then cosine decay to 1% of it."""
     total = max(total_steps, 1)
     warmup = max(int(total * recipe.warmup_fraction), 1)

@@ -158,7 +158,8 @@ class Runner:
             self.dataset, batch_size=recipe.batch_size, sampler=self.sampler,
             num_workers=self.workers, drop_last=self.drop_last, pin_memory=ctx.device.type == "cuda",
         )  # fmt: skip
-        bar.reset(task, total=self.steps_per_epoch, completed=self.step, description=f"epoch {self.epoch + 1}/{recipe.epochs}")
+        description = f"epoch {self.epoch + 1}/{recipe.epochs}"
+        bar.reset(task, total=self.steps_per_epoch, completed=self.step, description=description)
         heads = model.head_names
         # Running sums over this rank's samples: loss, each head's loss, correct, count, skipped.
         sums = torch.zeros(len(heads) + 4, dtype=torch.float64)
@@ -177,7 +178,8 @@ class Runner:
             per_sample = sum(model.loss_weights[n] * v for n, v in parts.items())
             loss = per_sample.mean()  # type: ignore[union-attr]
             if any_rank(not bool(torch.isfinite(loss)), ctx):
-                raise NonFiniteLossError(self._nan_message(f"the loss became {float(loss.detach())}", step=self.step + 1))
+                what = f"the loss became {float(loss.detach())}"
+                raise NonFiniteLossError(self._nan_message(what, step=self.step + 1))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if recipe.grad_clip > 0:
