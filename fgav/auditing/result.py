@@ -28,6 +28,10 @@ _PART_LABELS = {
 }
 
 
+# Short column names: the table must fit a terminal.
+_HEAD_SHORT = {"attribute": "attr", "spoof_type": "type", "illumination": "illum", "classification": "live/spoof"}
+
+
 def _clean(value: Any) -> Any:
     """JSON has no NaN: NaN becomes null."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -140,7 +144,8 @@ class AuditResult:
 
     def _summary(self) -> tuple[list[str], list[list[str]]]:
         heads = self.heads()
-        header = ["Attacked part", "Attack", "ε", "Augmenter", "ASR", *[f"acc {h}" for h in heads], "L∞", "L2", "n"]
+        header = ["Attacked part", "Attack", "ε", "Augmenter", "ASR", *[f"acc {_HEAD_SHORT.get(h, h)}" for h in heads],
+                  "L∞", "L2", "n"]
         body = []
         for r in self.results:
             body.append([

@@ -119,7 +119,10 @@ def audit(
             state_path=state_path,
             resume=resume,
         )
-    Console().print(result.table())
+    out = Console()
+    if not out.is_terminal:  # a pipe or a log: wide enough that the table keeps its numbers
+        out = Console(width=160)
+    out.print(result.table())
     for note in result.notes:
         console.print(f"[yellow]Note:[/] {note}")
     if result.skipped:
