@@ -37,10 +37,14 @@ def _cache_root() -> Path:
 def default_checkpoint(backbone: str, *, image_size: int = 64) -> Path:
     """Where the default target of a backbone lives in the cache (it may not exist yet).
 
-    E.g. ``~/.cache/fgav/models/resnet18-synth-s64-v1``.
+    E.g. ``~/.cache/fgav/models/resnet18-synth-s64-d0.3-v1``: the name carries
+    SynthSpoof's difficulty, so a new default data set means a new default model.
     """
+    from fgav.data.cache import default_difficulty
+
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", backbone)
-    return _cache_root() / "models" / f"{safe}-synth-s{int(image_size)}-v{DEFAULT_VERSION}"
+    name = f"{safe}-synth-s{int(image_size)}-d{default_difficulty():g}-v{DEFAULT_VERSION}"
+    return _cache_root() / "models" / name
 
 
 def is_cached(backbone: str, *, image_size: int = 64) -> bool:
@@ -108,6 +112,7 @@ def _train_default(
                   overwrite=True, progress=progress, console=console)  # fmt: skip
         finally:
             os.environ.update(saved)
+        work.chmod(0o755)  # mkdtemp's folder is private; the cache is not
         try:
             work.rename(target)
         except OSError:  # another process finished first: keep its model

@@ -17,8 +17,11 @@ from tests.train.tiny import ToyFAS
 
 def test_the_checkpoint_lives_in_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FGAV_CACHE", str(tmp_path))
-    assert default_checkpoint("resnet18") == tmp_path / "models" / "resnet18-synth-s64-v1"
-    assert default_checkpoint("timm:test_resnet", image_size=32).name == "timm_test_resnet-synth-s32-v1"
+    from fgav.data.cache import default_difficulty
+
+    d = f"d{default_difficulty():g}"
+    assert default_checkpoint("resnet18") == tmp_path / "models" / f"resnet18-synth-s64-{d}-v1"
+    assert default_checkpoint("timm:test_resnet", image_size=32).name == f"timm_test_resnet-synth-s32-{d}-v1"
 
 
 def test_trained_once_with_a_note_then_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
