@@ -25,6 +25,7 @@ import foolbox as fb
 import torch
 
 import fgav
+import fgav.models
 from fgav.attacks.aiming import PartObjective, foolbox_model
 from fgav.auditing.engine import Plan, run_audit
 from fgav.auditing.gradient import run_gradient_attack
@@ -52,8 +53,6 @@ def main() -> None:
     if args.checkpoint:
         model = fgav.load_model(args.checkpoint)
     else:
-        import fgav.models
-
         model = fgav.models.default("resnet18")
     model.eval()
     for p in model.parameters():
@@ -101,7 +100,9 @@ def main() -> None:
     figures["fgsm_sweep_speedup"] = figures["fgsm_sweep_foolbox_s"] / figures["fgsm_sweep_fgav_s"]
 
     # 3. PGD-10: early stopping against Foolbox's LinfPGD, with the ASR of each.
-    pgd = fgav.create_attack("pgd", steps=10)
+    # PGD-10 with the usual step of 2.5 epsilon / steps (Madry et al.); Foolbox's default step is
+    # made for 40 steps and would not reach the boundary in 10.
+    pgd = fgav.create_attack("pgd", steps=10, rel_stepsize=0.25)
 
     def asr(adv: torch.Tensor) -> float:
         with torch.no_grad():
