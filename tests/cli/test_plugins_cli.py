@@ -41,3 +41,19 @@ def test_bad_input_is_one_line_without_traceback() -> None:
     add_plugin_commands()
     result = CliRunner().invoke(cli, ["no-such-command"])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_every_builtin_command_is_in_the_cli_reference() -> None:
+    """docs/cli.md documents each built-in command, so a new one cannot go undocumented."""
+    from pathlib import Path
+
+    import click
+
+    from fgav.cli.commands import BUILTIN_COMMANDS
+
+    reference = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    for command in BUILTIN_COMMANDS:
+        subcommands = command.commands if isinstance(command, click.Group) else {"": command}
+        for sub in subcommands:
+            title = f"## `fgav {command.name}{' ' + sub if sub else ''}`"
+            assert title in reference, f"{title} missing from docs/cli.md"
