@@ -53,7 +53,7 @@ def train(
     batch_size: int | None, lr: float | None, seed: int, device: str, out: Path, resume: bool, overwrite: bool,
     loss_weights: tuple[str, ...], compile_: bool, limit: int | None, workers: int,
 ) -> None:  # fmt: skip
-    """Train a multitask target model (Eq. 10); runs under torchrun as well."""
+    """Train a multitask target model with the loss of Eq 10; runs under torchrun as well."""
     from fgav.train import train as run_training
 
     console = Console(stderr=True)
