@@ -40,7 +40,7 @@ class Profile(TypedDict):
 
 
 QUICK: Profile = {
-    "train_epochs": 2, "train_limit": 1000, "test_limit": 64, "sfa": {"epochs": 1, "limit": 800},
+    "train_epochs": 3, "train_limit": None, "test_limit": 64, "sfa": {"epochs": 1, "limit": 800},
     "attacks": {"cw": {"steps": 10, "binary_search_steps": 2}, "ead": {"steps": 10, "binary_search_steps": 2},
                 "pgd": {"steps": 10}, "stadv": {"steps": 20}, "sparse": {"steps": 10, "restarts": 1}},
 }
