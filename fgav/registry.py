@@ -239,6 +239,8 @@ def _construct(kind: str, name: str, cls: type, args: tuple[Any, ...], options: 
         if "unexpected keyword argument" in str(exc) or "positional argument" in str(exc):
             raise FgavError(f"{kind} {name!r}: {exc}") from exc
         raise
+    except ValueError as exc:  # an option out of range (e.g. --attack-option sparse.k=-1)
+        raise FgavError(f"{kind} {name!r}: {exc}".splitlines()[0]) from exc
 
 
 def plugin_of(obj: Any) -> str | None:

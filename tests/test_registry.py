@@ -129,6 +129,8 @@ def test_list_patterns_and_create() -> None:
         fgav.create_attack("pgd", stepz=3)
     with pytest.raises(FgavError, match="unknown attack 'fgms'. Did you mean 'fgsm'"):
         fgav.create_attack("fgms")
+    with pytest.raises(FgavError, match="attack 'sparse': k and steps must be non-negative"):
+        fgav.create_attack("sparse", k=-1)
 
 
 def test_the_example_plugin_package_is_installed_and_discovered() -> None:
