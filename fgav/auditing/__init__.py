@@ -144,7 +144,6 @@ def audit(
         augmenters=_augmenters(augmenters, model, augmenter_options or {}, train_data),
         early_stop=early_stop,
         seed=seed,
-        notes=notes,
     )
     total = len(data)
     done = [0]
@@ -167,11 +166,11 @@ def audit(
     loader = make_loader(data, batch_size=batch_size)
     accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
                                     state_path=state, resume=resume, fingerprint=fingerprint)
+    modes = {name: augmenter.mode for name, augmenter in plan.augmenters}
     results = []
     for (part, attack, eps_value, aug), acc in accumulators.items():
         entry: dict[str, Any] = {"part": part, "attack": attack, "epsilon": eps_value, "augmenter": aug}
-        augmenter = dict(plan.augmenters)[aug]
-        entry["mode"] = augmenter.mode
+        entry["mode"] = modes[aug]
         entry.update(acc.result())
         entry["early_stop"] = early_stop
         entry["attack_options"] = {k: repr(v) for k, v in (attack_options or {}).get(attack, {}).items()}

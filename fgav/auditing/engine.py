@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,7 +42,6 @@ class Plan:
     augmenters: list[tuple[str, Augmenter]]
     early_stop: bool = True
     seed: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
