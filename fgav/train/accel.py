@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -60,4 +60,5 @@ def move_batch(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]
 
 def maybe_compile(model: nn.Module, *, enabled: bool) -> nn.Module:
     """``torch.compile(model)`` when asked; the model itself otherwise."""
-    return torch.compile(model) if enabled else model
+    # torch.compile's stubs return a plain callable; it returns the wrapped module.
+    return cast(nn.Module, torch.compile(model)) if enabled else model

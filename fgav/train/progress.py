@@ -6,14 +6,22 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class _Silent:
     """A stand-in for a rich Progress that shows nothing."""
 
-    def add_task(self, *args: object, **kwargs: object) -> int:
-        return 0
+    def add_task(self, *args: object, **kwargs: object) -> TaskID:
+        return TaskID(0)
 
     def update(self, *args: object, **kwargs: object) -> None:
         return None

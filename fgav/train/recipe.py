@@ -57,7 +57,8 @@ def default_recipe(backbone: str) -> Recipe:
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """AdamW, with no weight decay on biases and normalization parameters."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for param in model.parameters():
         if param.requires_grad:
             (decay if param.dim() > 1 else no_decay).append(param)

@@ -190,6 +190,7 @@ class Runner:
             with torch.no_grad():
                 head = model.heads[CLASSIFICATION]
                 correct = head.correct(outputs[CLASSIFICATION], head.target(batch).to(ctx.device))
+                assert correct is not None  # the live/spoof head always has an accuracy
                 n = per_sample.shape[0]  # type: ignore[union-attr]
                 row = [float(loss.detach()) * n] + [float(parts[h].sum()) if h in parts else 0.0 for h in heads]
                 sums += torch.tensor(row + [float(correct.sum()), n, 0.0], dtype=torch.float64)
