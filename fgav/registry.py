@@ -228,8 +228,18 @@ def create_augmenter(name: str, **options: Any) -> Augmenter:
 
 
 def create_attack(name: str, **options: Any) -> Attack:
-    """Build a Foolbox attack by name with keyword options (``--attack-option k=v``)."""
-    return cast("Attack", _construct("attack", name, get_attack(name), (), options))
+    """Build a Foolbox attack by name with keyword options (``--attack-option k=v``).
+
+    Raises:
+        FgavError: an unknown name or option, or a count (steps, binary search steps,
+            restarts) below 1, which Foolbox would take as "do nothing" without a word.
+    """
+    attack = _construct("attack", name, get_attack(name), (), options)
+    for count in ("steps", "binary_search_steps", "restarts"):
+        value = getattr(attack, count, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise FgavError(f"attack {name!r}: {count} must be at least 1, not {value}")
+    return cast("Attack", attack)
 
 
 def _construct(kind: str, name: str, cls: type, args: tuple[Any, ...], options: dict[str, Any]) -> Any:

@@ -100,7 +100,8 @@ def audit(
         augmenter_options: keyword options per augmenter name.
         early_stop: iterative gradient attacks stop per sample once the decision flipped.
         split: the split of ``data`` to attack when it is a path.
-        progress: called with (samples done, samples in all) after each batch.
+        progress: called with (samples done, samples in all) after each batch, and with
+            (0, samples in all) once everything is built, before the first batch.
         state_path: save the audit's state here after every batch (removed at the end).
         resume: continue from ``state_path`` where an interrupted audit left it; the
             numbers are the same as an uninterrupted run's.
@@ -164,6 +165,8 @@ def audit(
     }
     state = Path(state_path) if state_path is not None else None
     loader = make_loader(data, batch_size=batch_size)
+    if progress is not None:
+        progress(0, total)
     accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
                                     state_path=state, resume=resume, fingerprint=fingerprint)
     modes = {name: augmenter.mode for name, augmenter in plan.augmenters}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from fgav.cli.options import parse_component_options, parse_epsilons
 from fgav.errors import FgavError
@@ -64,17 +64,21 @@ def audit(
     import fgav
     from fgav.auditing import audit as run
     from fgav.devices import resolve_device
-    from fgav.registry import get_attack, get_augmenter
+    from fgav.registry import create_attack, get_augmenter
 
     console = Console(stderr=True)
     if (backbone is None) == (checkpoint is None):
         raise FgavError("give one of --backbone NAME (its default model) or --checkpoint DIR")
     attack_names = list(attacks) or ["fgsm"]
     augmenter_names = list(augmenters) or ["none", "sfa"]
-    for name in attack_names:
-        get_attack(name)  # unknown names fail before any training or loading
+    attack_options = parse_component_options(attack_option, attack_names, what="attack")
+    for name in attack_names:  # unknown names and bad options fail before any training or loading
+        create_attack(name, **attack_options.get(name, {}))
     for name in augmenter_names:
         get_augmenter(name.partition(":")[0])
+    augmenter_options = parse_component_options(
+        augmenter_option, list(dict.fromkeys(n.partition(":")[0] for n in augmenter_names)), what="augmenter"
+    )
     dev = resolve_device(device)
     if checkpoint is not None:
         model = fgav.load_model(checkpoint, device=dev)
@@ -89,15 +93,19 @@ def audit(
     if resume and (state_path is None or not state_path.exists()):
         raise FgavError(f"nothing to resume: no state file {state_path or '(give --json or --state)'}")
     part_list: list[str] | str = "all" if "all" in heads else (list(heads) or ["classification"])
-    with Progress(
+    progress = Progress(
         TextColumn("[bold]audit[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=False,
-    ) as progress:
-        task = progress.add_task("audit", total=None)
+    )
+    tasks: list[TaskID] = []
 
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def advance(done: int, total: int) -> None:
+        if not tasks:  # the bar appears once the audit is built: after anything that may fail or train
+            progress.start()
+            tasks.append(progress.add_task("audit", total=total))
+        progress.update(tasks[0], completed=done, total=total)
 
+    try:
         result = run(
             model,
             data,
@@ -109,16 +117,16 @@ def audit(
             batch_size=batch_size,
             device=dev,
             seed=seed,
-            attack_options=parse_component_options(attack_option, attack_names, what="attack"),
-            augmenter_options=parse_component_options(
-                augmenter_option, list(dict.fromkeys(n.partition(":")[0] for n in augmenter_names)), what="augmenter"
-            ),
+            attack_options=attack_options,
+            augmenter_options=augmenter_options,
             early_stop=early_stop,
             split=split,
             progress=advance,
             state_path=state_path,
             resume=resume,
         )
+    finally:
+        progress.stop()
     out = Console()
     if not out.is_terminal:  # a pipe or a log: wide enough that the table keeps its numbers
         out = Console(width=160)

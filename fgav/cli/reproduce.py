@@ -12,7 +12,7 @@ import click
 @click.option("--data", default="synth", show_default=True, help="A data set path, or synth.")
 @click.option("--quick", is_flag=True, help="Small targets, few test images, short attacks: minutes on a CPU.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The output directory.")
-@click.option("--resume", is_flag=True, help="Keep the tables an interrupted run finished.")
+@click.option("--resume", is_flag=True, help="Keep what an interrupted run finished and continue it.")
 @click.option("--only", multiple=True, type=click.Choice(["tab1", "tab2", "tab3", "tab4", "tab5", "tab6", "tab7"]),
               help="Run only these experiments (repeatable).")
 @click.option("--limit", type=int, help="Test images per experiment.")
@@ -23,6 +23,7 @@ def reproduce(backbones: tuple[str, ...], data: str, quick: bool, out: Path, res
     """Run the paper's seven experiments on your targets and write DIR/report.md.
 
     Trains (or reuses) the targets and their SFA modules, then runs Tab. 1-7.
+    Under torchrun --nproc_per_node=N -m fgav reproduce, the work is split over N processes.
     """
     from fgav.registry import get_backbone
     from fgav.reproduce import reproduce as run
@@ -32,4 +33,5 @@ def reproduce(backbones: tuple[str, ...], data: str, quick: bool, out: Path, res
         get_backbone(name)
     report = run(out=out, backbones=list(backbones) or list(BACKBONES), data=data, quick=quick, resume=resume,
                  only=list(only) or None, limit=limit, device=device, seed=seed)
-    click.echo(f"wrote {report}")
+    if report is not None:  # rank 0 writes the report; under torchrun the other ranks return None
+        click.echo(f"wrote {report}")

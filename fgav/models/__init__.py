@@ -11,7 +11,6 @@ training never leaves a half-made default behind.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -94,6 +93,7 @@ def _train_default(
 ) -> None:
     """Train the default target into a temporary folder, then rename it into place."""
     from fgav.train import train
+    from fgav.train.distributed import single_process
 
     console = console or Console(stderr=True)
     if progress:
@@ -105,13 +105,9 @@ def _train_default(
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        # Not under torchrun's process group: each process trains the same default alone.
-        saved = {k: os.environ.pop(k) for k in ("RANK", "WORLD_SIZE") if k in os.environ}
-        try:
+        with single_process():  # not under torchrun's process group: a default is trained alone
             train(backbone=backbone, out=work, data="synth", image_size=image_size, device=device,
                   overwrite=True, progress=progress, console=console)  # fmt: skip
-        finally:
-            os.environ.update(saved)
         work.chmod(0o755)  # mkdtemp's folder is private; the cache is not
         try:
             work.rename(target)

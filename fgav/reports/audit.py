@@ -87,6 +87,34 @@ def _keyed_rows(results: list[dict[str, Any]], many_attacks: bool, many_eps: boo
     return header, rows
 
 
+def asr_against_epsilon(result: AuditResult, attack: str) -> bytes | None:
+    """The line chart of one attack's ASR against its budget: a line per part and augmenter.
+
+    None where the audit ran the attack at fewer than two numeric budgets.
+    """
+    results = result.results
+    eps_values = sorted({r["epsilon"] for r in results
+                         if r.get("attack") == attack and isinstance(r.get("epsilon"), (int, float))})
+    if len(eps_values) < 2:
+        return None
+    parts = _unique([r["part"] for r in results])
+    augmenters = _unique([r.get("augmenter") for r in results])
+    series = []
+    for i, part in enumerate(parts):
+        for j, aug in enumerate(augmenters):
+            asr = {r.get("epsilon"): r.get("asr") for r in results
+                   if r.get("attack") == attack and r["part"] == part and r.get("augmenter") == aug}
+            if asr:
+                series.append(Series(PALETTE[i % len(PALETTE)], j, [(e, asr.get(e)) for e in eps_values]))
+    return line_chart(
+        title=f"{attack}: attack success rate against ε", x_values=eps_values,
+        x_labels=[epsilon(e) for e in eps_values], series=series, x_label="ε (attack budget)",
+        y_label="Attack success rate",
+        legend=[("Attacked part", [(part_label(p), PALETTE[i % len(PALETTE)], -1) for i, p in enumerate(parts)]),
+                ("Augmenter", [(str(a), "#222222", j) for j, a in enumerate(augmenters)])],
+    )
+
+
 def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
     results = result.results
     figures = []
@@ -94,22 +122,8 @@ def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
     augmenters = _unique([r.get("augmenter") for r in results])
     for attack in _unique([a for a, _ in settings]):
         eps_values = sorted({e for a, e in settings if a == attack and isinstance(e, (int, float))})
-        if len(eps_values) > 1:
-            series = []
-            for i, part in enumerate(parts):
-                for j, aug in enumerate(augmenters):
-                    asr = {r.get("epsilon"): r.get("asr") for r in results
-                           if r.get("attack") == attack and r["part"] == part and r.get("augmenter") == aug}
-                    if asr:
-                        series.append(Series(PALETTE[i % len(PALETTE)], j, [(e, asr.get(e)) for e in eps_values]))
-            png = line_chart(
-                title=f"{attack}: attack success rate against ε", x_values=eps_values,
-                x_labels=[epsilon(e) for e in eps_values], series=series, x_label="ε (attack budget)",
-                y_label="Attack success rate",
-                legend=[("Attacked part",
-                         [(part_label(p), PALETTE[i % len(PALETTE)], -1) for i, p in enumerate(parts)]),
-                        ("Augmenter", [(str(a), "#222222", j) for j, a in enumerate(augmenters)])],
-            )
+        png = asr_against_epsilon(result, attack)
+        if png is not None:
             figures.append(Figure(f"asr-vs-eps-{_slug(attack)}", f"{attack}: ASR against ε", png,
                                   "One line per attacked part (colour) and augmenter (line style); "
                                   "coinciding lines hide each other, the tables hold every value."))

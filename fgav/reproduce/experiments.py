@@ -1,20 +1,22 @@
-"""The experiments of the paper's Sec. 4, one function per table, on fgav's audit and transfer.
+"""The experiments of the paper's Sec. 4: for each table, the jobs it reads and how it is laid out.
 
-Every experiment takes a :class:`Setting` (targets, data, budgets, attack options) and
-returns a :class:`~fgav.reproduce.tables.ReproducedTable` with the paper's figures beside.
+Every experiment declares its :class:`~fgav.reproduce.jobs.Job` s (audits and the
+transfer) for a :class:`~fgav.reproduce.jobs.Setting`, and builds a
+:class:`~fgav.reproduce.tables.ReproducedTable`, with the paper's figures beside, from
+their results. Declaring before running is what lets torchrun split the jobs over ranks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from fgav.auditing import AuditResult, audit
-from fgav.auditing.transfer import transfer
-from fgav.model import MultiTaskModel
+from fgav.auditing import AuditResult
+from fgav.auditing.transfer import TransferResult
 from fgav.registry import list_augmenters
 from fgav.reproduce import paper
+from fgav.reproduce.jobs import Job, Result, Setting, file_key, unique_jobs
 from fgav.reproduce.tables import ReproducedTable
 
 EPS = 8 / 255
@@ -22,42 +24,41 @@ EPS = 8 / 255
 FGSM_EPS = (8 / 255, 12 / 255, 16 / 255)
 CW_EPS = (0.5, 1.0, 2.0)  # L2
 SPARSE_EPS = 1.0  # the budget is k pixels within the sigma-map; no extra L-inf cap
+# The budgets of the every-part audits (Tab. 4-6 read 8/255; the ASR-against-epsilon figure all).
+SWEEP_EPS = (1 / 255, 2 / 255, 4 / 255, 8 / 255, 12 / 255, 16 / 255)
+TAB1_AUDITS: tuple[tuple[str, tuple[float, ...]], ...] = (
+    ("fgsm", (0.0, *FGSM_EPS)), ("cw", CW_EPS), ("stadv", (EPS,)), ("pgd", (EPS,)), ("sparse", (SPARSE_EPS,)))
 TAB2_AUGMENTERS = ("none", "vflip", "hflip", "rotate30", "brightness", "hue", "ensemble", "gradcam",
                    "gradcam++", "scorecam", "ablationcam", "eigencam", "layercam", "sfa")
 PART_NAMES = {"attribute": "Facial Attribute", "spoof_type": "Spoofing Type", "illumination": "Illumination",
               "depth": "Depth Map", "reflection": "Reflection Map", "classification": "Classification"}
+Results = Mapping[str, Result]
 
 
-@dataclass
-class Setting:
-    """What every experiment shares: the targets, the data, budgets and attack options."""
+@dataclass(frozen=True)
+class Experiment:
+    """One table: the jobs it reads, and the table built from their results."""
 
-    targets: Mapping[str, MultiTaskModel]
-    data: Any
-    limit: int | None
-    attack_options: Mapping[str, Mapping[str, Any]]
-    sfa_options: Mapping[str, Any]
-    device: Any = "auto"
-    batch_size: int = 32
-    seed: int = 0
-    skip_augmenters: Sequence[str] = ()
-    audits: dict[str, AuditResult] = field(default_factory=dict)
-    log: Callable[[str], None] = print
+    jobs: Callable[[Setting], list[Job]]
+    table: Callable[[Setting, Results], ReproducedTable]
 
-    @property
-    def main(self) -> str:
-        """The backbone of the single-model tables (ResNet-18 where trained, as in the paper)."""
-        return "resnet18" if "resnet18" in self.targets else next(iter(self.targets))
 
-    def run(self, key: str, backbone: str, **options: Any) -> AuditResult:
-        """An audit of one target, remembered under ``key`` for the report's raw JSON."""
-        sfa = {**self.sfa_options, **options.pop("sfa_options", {})}
-        result = audit(self.targets[backbone], self.data, limit=self.limit, batch_size=self.batch_size,
-                       device=self.device, seed=self.seed,
-                       attack_options={**self.attack_options, **options.pop("attack_options", {})},
-                       augmenter_options={"sfa": sfa}, **options)
-        self.audits[key] = result
-        return result
+def tab1_job(s: Setting, attack: str) -> Job:
+    """The Tab. 1 audit of one attack (Tab. 3 reads its "with LBP" column from it too)."""
+    eps = dict(TAB1_AUDITS)[attack]
+    return Job(f"tab1-{attack}", "audit", s.main, {"attacks": [attack], "eps": list(eps), "augmenters": ["none", "sfa"]})
+
+
+def parts_job(s: Setting, backbone: str) -> Job:
+    """FGSM on every part of one target at every budget of ``SWEEP_EPS``, without and with SFA."""
+    return Job(f"parts-{file_key(backbone)}", "audit", backbone,
+               {"heads": "all", "attacks": ["fgsm"], "eps": list(SWEEP_EPS), "augmenters": ["none", "sfa"]})
+
+
+def _audit(results: Results, key: str) -> AuditResult:
+    result = results[key]
+    assert isinstance(result, AuditResult), key
+    return result
 
 
 def _asr(result: AuditResult, **where: Any) -> float | None:
@@ -65,31 +66,41 @@ def _asr(result: AuditResult, **where: Any) -> float | None:
     return found[0]["asr"] if found else None
 
 
-def tab1(s: Setting) -> ReproducedTable:
+def tab1_jobs(s: Setting) -> list[Job]:
+    """Tab. 1's audits: one per attack on the main target."""
+    return [tab1_job(s, attack) for attack, _ in TAB1_AUDITS]
+
+
+def tab1(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 1: ASR of five attacks on the live/spoof decision, without and with SFA."""
     rows: list[tuple[str, str, dict[str, Any], float]] = [("None", "fgsm", {}, 0.0)]
     rows += [(f"FGSM (ε={round(e * 255)}/255)", "fgsm", {}, e) for e in FGSM_EPS]
     rows += [(f"C&W (L2 ε={e})", "cw", {}, e) for e in CW_EPS]
     rows += [("Spatial (stadv, ε=8/255)", "stadv", {}, EPS), ("PGD (ε=8/255)", "pgd", {}, EPS),
              (f"Sparse (k pixels, ε={SPARSE_EPS})", "sparse", {}, SPARSE_EPS)]
-    results: dict[str, AuditResult] = {}
-    for attack, eps in (("fgsm", [0.0, *FGSM_EPS]), ("cw", list(CW_EPS)), ("stadv", [EPS]), ("pgd", [EPS]),
-                        ("sparse", [SPARSE_EPS])):
-        s.log(f"Tab. 1: {attack} on {s.main}")
-        results[attack] = s.run(f"tab1-{attack}", s.main, attacks=[attack], eps=eps, augmenters=["none", "sfa"])
-    ours = [[_asr(results[a], epsilon=e, augmenter=g) for g in ("none", "sfa")] for _, a, _, e in rows]
+    ours = [[_asr(_audit(results, f"tab1-{a}"), epsilon=e, augmenter=g) for g in ("none", "sfa")]
+            for _, a, _, e in rows]
     return ReproducedTable("tab1", f"Tab. 1: ASR on the live/spoof decision of {s.main}, without and with SFA",
                            ["without SFA", "with SFA"], [r[0] for r in rows], ours,
                            [list(v) for v in paper.TAB1.values()])
 
 
-def tab2(s: Setting) -> ReproducedTable:
+def _tab2_augmenters(s: Setting) -> list[str]:
+    installed = set(list_augmenters())
+    return [a for a in TAB2_AUGMENTERS if a in installed and a not in set(s.skip_augmenters)]
+
+
+def tab2_jobs(s: Setting) -> list[Job]:
+    """Tab. 2's audit: FGSM on the main target with every installed augmenter."""
+    return [Job("tab2", "audit", s.main, {"attacks": ["fgsm"], "eps": [EPS], "augmenters": _tab2_augmenters(s)})]
+
+
+def tab2(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 2: FGSM ASR with each data augmentation and CAM against SFA."""
     skipped = set(s.skip_augmenters)
-    available = [a for a in TAB2_AUGMENTERS if a in set(list_augmenters()) and a not in skipped]
+    available = _tab2_augmenters(s)
     missing = [a for a in TAB2_AUGMENTERS if a not in available and a not in skipped]
-    s.log(f"Tab. 2: FGSM with {len(available)} augmenters on {s.main}")
-    result = s.run("tab2", s.main, attacks=["fgsm"], eps=[EPS], augmenters=available)
+    result = _audit(results, "tab2")
     notes = [f"not installed, so not measured: {', '.join(missing)} (pip install plugins/fgav-augment "
              "plugins/fgav-cam)"] if missing else []
     if skipped:
@@ -101,57 +112,65 @@ def tab2(s: Setting) -> ReproducedTable:
                            [[paper.TAB2[a], None] for a in available], notes)
 
 
-def tab3(s: Setting) -> ReproducedTable:
+TAB3_ATTACKS = (("FGSM", "fgsm", FGSM_EPS[1]), ("C&W", "cw", CW_EPS[1]), ("Spatial", "stadv", EPS),
+                ("PGD", "pgd", EPS), ("Sparse", "sparse", SPARSE_EPS))
+
+
+def tab3_jobs(s: Setting) -> list[Job]:
+    """Tab. 3's audits: each attack with SFA without its texture filter, and Tab. 1's (with it)."""
+    jobs = [Job(f"tab3-{attack}", "audit", s.main, {"attacks": [attack], "eps": [eps], "augmenters": ["sfa"],
+                                                     "sfa_options": {"texture": False}})
+            for _, attack, eps in TAB3_ATTACKS]
+    return jobs + [tab1_job(s, attack) for _, attack, _ in TAB3_ATTACKS]
+
+
+def tab3(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 3: ASR with SFA without and with its LBP texture filter."""
-    attacks = (("FGSM", "fgsm", FGSM_EPS[1]), ("C&W", "cw", CW_EPS[1]), ("Spatial", "stadv", EPS),
-               ("PGD", "pgd", EPS), ("Sparse", "sparse", SPARSE_EPS))
-    ours = []
-    for label, attack, eps in attacks:
-        s.log(f"Tab. 3: {attack} with SFA without texture on {s.main}")
-        plain = s.run(f"tab3-{attack}", s.main, attacks=[attack], eps=[eps], augmenters=["sfa"],
-                      sfa_options={"texture": False})
-        textured = s.audits.get(f"tab1-{attack}") or s.run(f"tab1-{attack}", s.main, attacks=[attack], eps=[eps],
-                                                             augmenters=["sfa"])
-        ours.append([_asr(plain, augmenter="sfa"), _asr(textured, augmenter="sfa", epsilon=eps)])
+    attacks = TAB3_ATTACKS
+    ours = [[_asr(_audit(results, f"tab3-{attack}"), augmenter="sfa"),
+             _asr(_audit(results, f"tab1-{attack}"), augmenter="sfa", epsilon=eps)] for _, attack, eps in attacks]
     return ReproducedTable("tab3", f"Tab. 3: ASR of {s.main} with SFA, without and with the LBP texture filter",
                            ["without LBP", "with LBP"], [a[0] for a in attacks], ours,
                            [list(paper.TAB3[a[0]]) for a in attacks])
 
 
-def tab4(s: Setting) -> ReproducedTable:
+def tab4_jobs(s: Setting) -> list[Job]:
+    """Tab. 4's audit: FGSM on every part of the main target."""
+    return [parts_job(s, s.main)]
+
+
+def tab4(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 4: FGSM ASR when each part is attacked, without and with SFA."""
-    s.log(f"Tab. 4: FGSM on every part of {s.main}")
-    result = s.run("tab4", s.main, heads="all", attacks=["fgsm"], eps=[EPS], augmenters=["none", "sfa"])
+    result = _audit(results, parts_job(s, s.main).key)
     parts = [p for p in paper.PARTS if result.find(part=p)]
-    ours = [[_asr(result, part=p, augmenter=g) for g in ("none", "sfa")] for p in parts]
+    ours = [[_asr(result, part=p, augmenter=g, epsilon=EPS) for g in ("none", "sfa")] for p in parts]
     return ReproducedTable("tab4", f"Tab. 4: FGSM (ε=8/255) ASR of {s.main} when each part is attacked",
                            ["without SFA", "with SFA"], [PART_NAMES[p] for p in parts], ours,
                            [list(paper.TAB4[p]) for p in parts])
 
 
-def _backbone_audits(s: Setting) -> dict[str, AuditResult]:
-    out = {}
-    for name in s.targets:
-        key = f"tab5-{name}"
-        if key not in s.audits:
-            s.log(f"Tab. 5-6: FGSM on every part of {name}")
-            s.run(key, name, heads="all", attacks=["fgsm"], eps=[EPS], augmenters=["none", "sfa"])
-        out[name] = s.audits[key]
-    return out
+def backbone_jobs(s: Setting) -> list[Job]:
+    """Tab. 5's and Tab. 6's audits: FGSM on every part of every target."""
+    return [parts_job(s, name) for name in s.targets]
+
+
+def _backbone_audits(s: Setting, results: Results) -> dict[str, AuditResult]:
+    return {name: _audit(results, parts_job(s, name).key) for name in s.targets}
 
 
 def _paper_column(name: str) -> int | None:
     return paper.BACKBONES.index(name) if name in paper.BACKBONES else None
 
 
-def tab5(s: Setting) -> ReproducedTable:
+def tab5(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 5: every backbone's live/spoof accuracy when each part is attacked (FGSM, SFA)."""
-    audits = _backbone_audits(s)
+    audits = _backbone_audits(s, results)
     names = list(s.targets)
     rows = ["Original accuracy", *[PART_NAMES[p] for p in paper.PARTS]]
-    first = {n: audits[n].find(part="classification", augmenter="sfa") for n in names}
+    first = {n: audits[n].find(part="classification", augmenter="sfa", epsilon=EPS) for n in names}
     ours = [[first[n][0]["clean_accuracy"].get("classification") if first[n] else None for n in names]]
-    ours += [[(audits[n].find(part=p, augmenter="sfa") or [{}])[0].get("accuracy", {}).get("classification")
+    ours += [[(audits[n].find(part=p, augmenter="sfa", epsilon=EPS) or [{}])[0].get("accuracy", {})
+              .get("classification")
               for n in names] for p in paper.PARTS]
     cols = [_paper_column(n) for n in names]
     theirs = [[paper.TAB5_CLEAN.get(n) for n in names]]
@@ -160,12 +179,13 @@ def tab5(s: Setting) -> ReproducedTable:
                            names, rows, ours, theirs)
 
 
-def tab6(s: Setting) -> ReproducedTable:
+def tab6(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 6: change of each part when the live/spoof decision is attacked (FGSM, no SFA)."""
-    audits = _backbone_audits(s)
+    audits = _backbone_audits(s, results)
     names = list(s.targets)
     parts = [p for p in paper.PARTS if p != "classification"]
-    ours = [[(audits[n].find(part="classification", augmenter="none") or [{}])[0].get("change", {}).get(p)
+    ours = [[(audits[n].find(part="classification", augmenter="none", epsilon=EPS) or [{}])[0].get("change", {})
+             .get(p)
              for n in names] for p in parts]
     cols = [_paper_column(n) for n in names]
     theirs = [[paper.TAB6[p][c] if c is not None else None for c in cols] for p in parts]
@@ -175,12 +195,15 @@ def tab6(s: Setting) -> ReproducedTable:
                             "compare the ordering, not the scale."])
 
 
-def tab7(s: Setting) -> ReproducedTable:
+def tab7_jobs(s: Setting) -> list[Job]:
+    """Tab. 7's job: the transfer matrix among every target."""
+    return [Job("tab7", "transfer", None, {"attack": "fgsm", "eps": EPS, "augmenters": ["none", "sfa"]})]
+
+
+def tab7(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 7: accuracy of each target on FGSM examples crafted on each source, without and with SFA."""
-    s.log("Tab. 7: transfer among " + ", ".join(s.targets))
-    result = transfer(dict(s.targets), s.data, attack="fgsm", eps=EPS, augmenters=["none", "sfa"], limit=s.limit,
-                      batch_size=s.batch_size, device=s.device, seed=s.seed,
-                      augmenter_options={"sfa": dict(s.sfa_options)})
+    result = results["tab7"]
+    assert isinstance(result, TransferResult)
     names = list(s.targets)
     columns = [f"{t} ({g})" for t in names for g in ("none", "sfa")]
     rows = ["Original accuracy", *names]
@@ -195,11 +218,18 @@ def tab7(s: Setting) -> ReproducedTable:
                            "examples crafted on each source (rows)", columns, rows, ours, theirs)
 
 
-EXPERIMENTS: dict[str, Callable[[Setting], ReproducedTable]] = {
-    "tab1": tab1, "tab2": tab2, "tab3": tab3, "tab4": tab4, "tab5": tab5, "tab6": tab6, "tab7": tab7,
+EXPERIMENTS: dict[str, Experiment] = {
+    "tab1": Experiment(tab1_jobs, tab1), "tab2": Experiment(tab2_jobs, tab2), "tab3": Experiment(tab3_jobs, tab3),
+    "tab4": Experiment(tab4_jobs, tab4), "tab5": Experiment(backbone_jobs, tab5),
+    "tab6": Experiment(backbone_jobs, tab6), "tab7": Experiment(tab7_jobs, tab7),
 }
 
 
 def names(selected: Sequence[str] | None) -> list[str]:
     """The experiments to run (all by default), in order."""
     return list(EXPERIMENTS) if not selected else [n for n in EXPERIMENTS if n in set(selected)]
+
+
+def plan(s: Setting, selected: Sequence[str]) -> list[Job]:
+    """Every job the selected experiments read, each once, in the order the tables need them."""
+    return unique_jobs([job for name in selected for job in EXPERIMENTS[name].jobs(s)])

@@ -1,8 +1,10 @@
-"""The reproduction's example figure (the paper's Fig. 3): clean and adversarial images."""
+"""The reproduction's figures: SFA's maps (Fig. 2), clean and adversarial images (Fig. 3), ASR against ε."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -13,9 +15,12 @@ from fgav.attacks.aiming import PartObjective
 from fgav.interfaces import Augmenter
 from fgav.model import CLASSIFICATION, MultiTaskModel
 from fgav.registry import create_attack
+from fgav.reproduce.jobs import Setting
 
 if TYPE_CHECKING:
     from foolbox.attacks.gradient_descent_base import BaseGradientDescent
+
+    from fgav.sfa.augmenter import SFA
 
 
 def _tile(x: torch.Tensor, cell: int) -> Image.Image:
@@ -58,3 +63,40 @@ def examples_figure(
             truth = "spoof" if int(labels[i]) else "live"
             draw.text((left, top + cell + 4), f"{truth}: p(spoof)={float(probs[j][i]):.2f}", fill="black")
     return figure
+
+
+def write_figures(s: Setting, results: Mapping[str, Any], out: Path, log: Callable[[str], None]
+                  ) -> list[tuple[str, str]]:
+    """Fig. 2 (SFA's maps), Fig. 3 (examples) and ASR against ε per part, for the main target.
+
+    Returns (title, path relative to ``out``) per figure written into ``out/figures``.
+    """
+    from fgav.auditing import AuditResult
+    from fgav.data import open_dataset
+    from fgav.registry import get_augmenter
+    from fgav.reports.audit import asr_against_epsilon
+    from fgav.reproduce.experiments import parts_job
+    from fgav.sfa.figure import pick_examples, sfa_figure
+
+    model = s.targets[s.main]
+    size = int(model.config.get("image_size", 64))
+    train = open_dataset(s.data, split="train", image_size=size)
+    test = open_dataset(s.data, split="test", image_size=size)
+    sfa = cast("SFA", get_augmenter("sfa").for_model(model, data=train, **dict(s.sfa_options)))
+    x, labels = pick_examples(test, 3)
+    device = next(model.parameters()).device
+    x, labels = x.to(device), labels.to(device)
+    folder = out / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    sfa_figure(sfa, x, labels, model=model).save(folder / "fig2_sfa_maps.png")
+    examples_figure(model, sfa, x, labels).save(folder / "fig3_examples.png")
+    figures = [("Fig. 2: SFA's live and spoof maps", "figures/fig2_sfa_maps.png"),
+               ("Fig. 3: clean and FGSM examples without and with SFA", "figures/fig3_examples.png")]
+    sweep = results.get(parts_job(s, s.main).key)
+    png = asr_against_epsilon(sweep, "fgsm") if isinstance(sweep, AuditResult) else None
+    if png is not None:
+        (folder / "asr_vs_eps.png").write_bytes(png)
+        figures.append((f"FGSM on each part of {s.main}: attack success rate against ε (solid: without SFA, "
+                        "dashed: with SFA)", "figures/asr_vs_eps.png"))
+    log(f"figures in {folder}")
+    return figures

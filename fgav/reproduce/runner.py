@@ -1,18 +1,26 @@
 """``fgav reproduce``: train or reuse the targets and their SFA modules, run every experiment
 of Sec. 4, and write ``DIR/report.md`` with the seven tables beside the paper's.
 
-Each finished table is written as JSON (``DIR/tables/tabN.json``) before the next starts;
-``resume`` skips the tables already written, so an interrupted run continues from the
-last finished experiment with the same numbers (every audit is seeded).
+The run goes in phases: the targets, their SFA modules, then the jobs (the audits and
+the transfer the tables read), then the tables, figures and report. Each finished job is
+written as JSON (``DIR/audits/KEY.json``); an audit also saves its state after every
+batch. ``resume`` keeps the finished jobs and continues an interrupted audit from its
+last batch, so the numbers equal an uninterrupted run's (every audit is seeded).
+
+Under ``torchrun --nproc_per_node=N -m fgav reproduce`` every phase is split over the N
+ranks (targets and SFA modules by backbone, jobs by their estimated cost); each rank
+trains and attacks on its own (GPU ``LOCAL_RANK`` on CUDA) and rank 0 writes the report.
+``DIR`` must be on a file system every rank sees (always so on one machine).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import Any, TypedDict
 
 import torch
 from rich.console import Console
@@ -21,12 +29,15 @@ from fgav.auditing.result import write_atomically
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.model import MultiTaskModel, load_model
-from fgav.reproduce.experiments import EXPERIMENTS, Setting, names
+from fgav.reproduce.experiments import EXPERIMENTS, names, plan
+from fgav.reproduce.jobs import Job, Result, Setting, job_cost, model_flops, run_job
 from fgav.reproduce.paper import BACKBONES
 from fgav.reproduce.tables import ReproducedTable
+from fgav.train.distributed import DistContext, balance, init_distributed, single_process
 
-if TYPE_CHECKING:
-    from fgav.sfa.augmenter import SFA
+# How long a rank waits at a barrier for the slowest one (a long C&W audit on a big target).
+BARRIER_TIMEOUT = timedelta(hours=24)
+Log = Callable[[str], None]
 
 
 class Profile(TypedDict):
@@ -50,25 +61,77 @@ FULL: Profile = {
 }
 
 
-def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, quick: bool,
-             device: torch.device, console: Console) -> dict[str, MultiTaskModel]:
-    """The target of each backbone: the cached default (full run on synth) or trained into DIR/models."""
+def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, quick: bool, ctx: DistContext,
+             console: Console, log: Log) -> dict[str, MultiTaskModel]:
+    """The target of each backbone: the cached default (full run on synth) or trained into DIR/models.
+
+    Each rank trains its share of the backbones alone, then every rank loads them all.
+    """
+    from fgav.models import default, is_cached
     from fgav.train import train
 
-    targets = {}
-    for backbone in backbones:
-        if data == "synth" and not quick:
-            from fgav.models import default
+    folders = {b: out / "models" / b.replace(":", "-") for b in backbones}
+    if data == "synth" and not quick:
+        todo = [b for b in backbones if not is_cached(b)]
+    else:
+        todo = list(backbones)  # a finished training is only checked (resume)
+    started = {b: (folders[b] / "config.json").is_file() for b in todo}  # looked at before anyone writes
+    ctx.barrier()
+    for backbone in balance(todo, lambda _b: 1.0, ctx.world_size)[ctx.rank]:
+        with single_process():
+            if data == "synth" and not quick:
+                default(backbone, device=ctx.device, progress=ctx.is_main, console=console)
+                continue
+            log(f"{'checking' if started[backbone] else 'training'} the {backbone} target in {folders[backbone]}")
+            train(backbone=backbone, out=folders[backbone], data=data, epochs=profile["train_epochs"],
+                  limit=profile["train_limit"], device=ctx.device, resume=started[backbone],
+                  progress=ctx.is_main, console=console)  # fmt: skip
+    ctx.barrier()
+    if data == "synth" and not quick:
+        return {b: default(b, device=ctx.device, progress=False) for b in backbones}
+    return {b: load_model(folders[b], device=ctx.device) for b in backbones}
 
-            targets[backbone] = default(backbone, device=device, console=console)
-            continue
-        folder = out / "models" / backbone.replace(":", "-")
-        resume = (folder / "config.json").is_file()  # an interrupted (or finished) training continues
-        console.print(f"{'checking' if resume else 'training'} the {backbone} target in {folder}", highlight=False)
-        train(backbone=backbone, out=folder, data=data, epochs=profile["train_epochs"], limit=profile["train_limit"],
-              device=device, resume=resume, console=console)
-        targets[backbone] = load_model(folder, device=device)
-    return targets
+
+def _prepare_sfa(s: Setting, jobs: Sequence[Job], ctx: DistContext, log: Log) -> None:
+    """Load or train every SFA module the jobs and figures use, each rank its share of targets.
+
+    All the modules of one target are made by one rank, one after the other, so that two
+    never race for the target's ``sfa/`` folder; the default options come first.
+    """
+    from fgav.data import open_dataset
+    from fgav.registry import get_augmenter
+
+    needed: dict[str, list[dict[str, Any]]] = {s.main: [dict(s.sfa_options)]}
+    for job in jobs:
+        if job.uses_sfa():
+            for backbone in [job.backbone] if job.backbone else list(s.targets):
+                options = job.sfa_options(s)
+                if options not in needed.setdefault(backbone, []):
+                    needed[backbone].append(options)
+    for backbone in balance(list(needed), lambda b: float(len(needed[b])), ctx.world_size)[ctx.rank]:
+        model = s.targets[backbone]
+        train = open_dataset(s.data, split="train", image_size=int(model.config.get("image_size", 64)))
+        for options in needed[backbone]:
+            log(f"SFA of {backbone}: {', '.join(f'{k}={v}' for k, v in options.items()) or 'defaults'}")
+            get_augmenter("sfa").for_model(model, data=train, **options)
+    ctx.barrier()
+
+
+def _run_or_load(s: Setting, job: Job, folder: Path, resume: bool, log: Log) -> Result:
+    """A job's result: kept from an earlier run on ``resume``, else run (an audit from its saved state)."""
+    from fgav.reports import load_result
+
+    path = folder / f"{job.key}.json"
+    if resume and path.is_file():
+        log(f"{job.key}: kept from the earlier run")
+        return load_result(path)
+    state = folder / f".{job.key}.state"
+    log(f"{job.key}: {job.describe()}{' (from its last batch)' if resume and state.is_file() else ''}")
+    started = time.perf_counter()
+    result = run_job(s, job, state_path=state if job.kind == "audit" else None, resume=resume and state.is_file())
+    result.to_json(path)
+    log(f"{job.key}: done in {time.perf_counter() - started:.0f} s")
+    return result
 
 
 def reproduce(
@@ -83,81 +146,89 @@ def reproduce(
     device: str | torch.device = "auto",
     seed: int = 0,
     console: Console | None = None,
-) -> Path:
+) -> Path | None:
     """Run the paper's experiments and write ``out/report.md``; return its path.
+
+    Under torchrun, every rank calls this; the work is split over them, and rank 0
+    writes the report (the other ranks return None).
 
     Args:
         out: the output directory (tables, audits, figures, report, quick targets).
         backbones: the backbones compared (the paper's four by default).
         data: a data set path or ``synth``.
         quick: small targets, 64 test images and short attacks: minutes on a CPU.
-        resume: keep the tables an interrupted run finished.
+        resume: keep the jobs an interrupted run finished and continue the one it was in.
         only: run only these experiments (``tab1`` ... ``tab7``).
         limit: test images per experiment (default: 64 quick, all otherwise).
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: seeds every audit.
     """
     console = console or Console(stderr=True)
+    ctx = init_distributed(resolve_device(device), timeout=BARRIER_TIMEOUT)
+    try:
+        return _reproduce(ctx, out=Path(out), backbones=backbones, data=data, quick=quick, resume=resume,
+                          only=only, limit=limit, seed=seed, console=console)
+    finally:
+        ctx.close()
+
+
+def _reproduce(ctx: DistContext, *, out: Path, backbones: Sequence[str], data: str, quick: bool, resume: bool,
+               only: Sequence[str] | None, limit: int | None, seed: int, console: Console) -> Path | None:
     started = time.perf_counter()
-    out = Path(out)
-    tables_dir = out / "tables"
-    if out.exists() and any(tables_dir.glob("*.json")) and not resume:
+    tables_dir, audits_dir = out / "tables", out / "audits"
+    if not resume and (any(tables_dir.glob("*.json")) or any(audits_dir.glob("*.json"))):
         raise FgavError(f"{out} holds an earlier reproduction: use --resume to continue it, or another --out")
-    tables_dir.mkdir(parents=True, exist_ok=True)
+    prefix = f"[rank {ctx.rank}] " if ctx.distributed else ""
+
+    def log(line: str) -> None:
+        console.print(prefix + line, highlight=False, markup=False, soft_wrap=True)
+
     profile = QUICK if quick else FULL
-    dev = resolve_device(device)
-    targets = _targets(backbones, data, out, profile, quick, dev, console)
+    targets = _targets(backbones, data, out, profile, quick, ctx, console, log)
     setting = Setting(targets=targets, data=data, limit=limit or profile["test_limit"],
-                      skip_augmenters=("scorecam",) if quick else (),
-                      attack_options=profile["attacks"], sfa_options=profile["sfa"], device=dev, seed=seed,
-                      log=lambda line: console.print(line, highlight=False))
-    tables: list[ReproducedTable] = []
-    for name in names(only):
-        path = tables_dir / f"{name}.json"
-        if resume and path.is_file():
-            console.print(f"{name}: kept from the earlier run")
-            tables.append(ReproducedTable.from_dict(json.loads(path.read_text())))
-            continue
-        table = EXPERIMENTS[name](setting)
-        write_atomically(path, json.dumps(table.to_dict(), indent=2) + "\n")
+                      skip_augmenters=("scorecam",) if quick else (), attack_options=profile["attacks"],
+                      sfa_options=profile["sfa"], device=ctx.device, seed=seed, log=log)
+    selected = names(only)
+    jobs = plan(setting, selected)
+    _prepare_sfa(setting, jobs, ctx, log)
+    mine = jobs
+    if ctx.distributed:
+        flops = {name: model_flops(model) for name, model in targets.items()}
+        mine = balance(jobs, lambda job: job_cost(setting, job, flops), ctx.world_size)[ctx.rank]
+        log(f"{len(mine)} of the {len(jobs)} jobs: {', '.join(job.key for job in mine) or 'none'}")
+    audits_dir.mkdir(parents=True, exist_ok=True)
+    results = {job.key: _run_or_load(setting, job, audits_dir, resume, log) for job in mine}
+    ctx.barrier()
+    if not ctx.is_main:
+        ctx.barrier()  # wait for rank 0's report, so that every rank ends together
+        return None
+    from fgav.reports import load_result
+
+    for job in jobs:
+        if job.key not in results:  # another rank's
+            results[job.key] = load_result(audits_dir / f"{job.key}.json")
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    tables = []
+    for name in selected:
+        table = EXPERIMENTS[name].table(setting, results)
+        write_atomically(tables_dir / f"{name}.json", json.dumps(table.to_dict(), indent=2) + "\n")
         tables.append(table)
-    for key, result in setting.audits.items():
-        result.to_json(out / "audits" / f"{key}.json")
-    figures = _figures(setting, out, console)
-    report = _report(tables, figures, setting, data=data, quick=quick, seconds=time.perf_counter() - started)
+    from fgav.reproduce.figures import write_figures
+
+    figures = write_figures(setting, results, out, log)
+    report = _report(tables, figures, setting, data=data, quick=quick, seconds=time.perf_counter() - started,
+                     processes=ctx.world_size)
     write_atomically(out / "report.md", report)
+    ctx.barrier()
     return out / "report.md"
 
 
-def _figures(s: Setting, out: Path, console: Console) -> list[tuple[str, str]]:
-    """Fig. 2 (SFA's maps) and Fig. 3 (examples) for the main target."""
-    from fgav.data import open_dataset
-    from fgav.registry import get_augmenter
-    from fgav.reproduce.figures import examples_figure
-    from fgav.sfa.figure import pick_examples, sfa_figure
-
-    model = s.targets[s.main]
-    size = int(model.config.get("image_size", 64))
-    train = open_dataset(s.data, split="train", image_size=size)
-    test = open_dataset(s.data, split="test", image_size=size)
-    sfa = cast("SFA", get_augmenter("sfa").for_model(model, data=train, **dict(s.sfa_options)))
-    x, labels = pick_examples(test, 3)
-    device = next(model.parameters()).device
-    x, labels = x.to(device), labels.to(device)
-    folder = out / "figures"
-    folder.mkdir(parents=True, exist_ok=True)
-    sfa_figure(sfa, x, labels, model=model).save(folder / "fig2_sfa_maps.png")
-    examples_figure(model, sfa, x, labels).save(folder / "fig3_examples.png")
-    console.print(f"figures in {folder}")
-    return [("Fig. 2: SFA's live and spoof maps", "figures/fig2_sfa_maps.png"),
-            ("Fig. 3: clean and FGSM examples without and with SFA", "figures/fig3_examples.png")]
-
-
 def _report(tables: list[ReproducedTable], figures: list[tuple[str, str]], s: Setting, *, data: str, quick: bool,
-            seconds: float) -> str:
+            seconds: float, processes: int) -> str:
     lines = ["# fgav: the paper's experiments, reproduced", ""]
+    ran = f"{processes} processes (torchrun)" if processes > 1 else "one process"
     lines.append(f"Data: `{data}`; targets: {', '.join(s.targets)}; test images per experiment: "
-                 f"{s.limit or 'all'}; {'quick' if quick else 'full'} run; {seconds / 60:.1f} minutes.")
+                 f"{s.limit or 'all'}; {'quick' if quick else 'full'} run; {ran}; {seconds / 60:.1f} minutes.")
     lines.append("Each cell is ours, with the paper's figure (CelebA-Spoof) in parentheses. Budgets and "
                  "attack settings: docs/reproduce.md.\n")
     for table in tables:

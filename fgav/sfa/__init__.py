@@ -73,6 +73,7 @@ def sfa_for(
     epochs: int = 3,
     batch_size: int = 32,
     limit: int | None = None,
+    seed: int = 0,
     progress: Callable[[int, int | None, float], None] | None = None,
 ) -> SFA:
     """The SFA of a target: the one stored with its checkpoint, or a newly trained one.
@@ -82,6 +83,8 @@ def sfa_for(
     ``data`` (a data set path, a Dataset of samples, or an iterable of batch dicts),
     saying so on stderr, and
     stores it with the checkpoint (in ``sfa/`` if free, else a variant folder).
+    ``seed`` seeds the training (the generators' first weights, the shuffling, the VAE's
+    noise), so a target and options always give the same SFA, whatever ran before.
 
     Raises:
         FgavError: no matching SFA is stored and no data was given to train one.
@@ -101,11 +104,15 @@ def sfa_for(
     if data is None:
         where = f" with {checkpoint}" if checkpoint else ""
         raise FgavError(f"no SFA matching {_describe(wanted)} is stored{where}; give data to train one")
-    loader = _loader_of(model, data, batch_size=batch_size, limit=limit)
+    import torch
+
     target = str(checkpoint) if checkpoint else "the target model"
     print(f"Training SFA ({_describe(wanted)}) against {target}: none is stored yet.", file=sys.stderr)
-    sfa = SFA(mode=mode, **wanted).to(device)
-    sfa.fit(model, loader, epochs=epochs, progress=progress)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        loader = _loader_of(model, data, batch_size=batch_size, limit=limit)
+        sfa = SFA(mode=mode, **wanted).to(device)
+        sfa.fit(model, loader, epochs=epochs, progress=progress)
     if checkpoint:
         default = checkpoint / "sfa"
         sfa.save(default if not (default / CONFIG_FILE).is_file() else variant_dir(checkpoint, wanted))

@@ -8,9 +8,11 @@ runs as one process of rank 0 in a world of one, so single-process code needs no
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -55,10 +57,11 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
-def init_distributed(device: torch.device) -> DistContext:
+def init_distributed(device: torch.device, *, timeout: timedelta | None = None) -> DistContext:
     """Join the torchrun process group if there is one; else a world of one.
 
-    Each rank of a CUDA run uses the GPU of its ``LOCAL_RANK``.
+    Each rank of a CUDA run uses the GPU of its ``LOCAL_RANK``. ``timeout`` bounds how
+    long a collective (a barrier) waits for the slowest rank (torch's default if None).
 
     Raises:
         FgavError: a CUDA run has more local ranks than GPUs.
@@ -75,9 +78,47 @@ def init_distributed(device: torch.device) -> DistContext:
     backend = "nccl" if device.type == "cuda" else "gloo"
     started = False
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
+        if timeout is None:
+            dist.init_process_group(backend=backend)
+        else:
+            dist.init_process_group(backend=backend, timeout=timeout)
         started = True
     return DistContext(rank=rank, world_size=world, local_rank=local_rank, device=device, started_here=started)
+
+
+@contextmanager
+def single_process() -> Iterator[None]:
+    """Hide torchrun's world from code inside, so that it runs as one process alone.
+
+    For work one rank does by itself (training one of several targets), which would
+    otherwise join every rank's collectives.
+    """
+    saved = {k: os.environ.pop(k) for k in ("RANK", "WORLD_SIZE") if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+T = TypeVar("T")
+
+
+def balance(items: Sequence[T], cost: Callable[[T], float], world_size: int) -> list[list[T]]:
+    """Split ``items`` over ``world_size`` ranks so that their summed costs are even.
+
+    Longest processing time first: the costliest item goes to the least loaded rank
+    (ties to the lower rank), so every rank computes the same split. Each rank's items
+    keep their order in ``items``.
+    """
+    if world_size < 1:
+        raise FgavError(f"a world needs at least one rank, not {world_size}")
+    loads = [0.0] * world_size
+    owner: dict[int, int] = {}
+    for i in sorted(range(len(items)), key=lambda i: (-cost(items[i]), i)):
+        rank = min(range(world_size), key=lambda r: (loads[r], r))
+        owner[i] = rank
+        loads[rank] += cost(items[i])
+    return [[item for i, item in enumerate(items) if owner[i] == r] for r in range(world_size)]
 
 
 def shard_indices(n: int, *, rank: int, world_size: int) -> list[int]:

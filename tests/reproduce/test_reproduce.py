@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,12 +47,52 @@ def test_quick_reproduction_writes_seven_tables_figures_and_resumes(tiny_synth: 
     assert tab7["rows"] == ["Original accuracy", "timm:test_resnet", "resnet18"] and len(tab7["columns"]) == 4
     assert (out / "figures" / "fig2_sfa_maps.png").stat().st_size > 0
     assert (out / "figures" / "fig3_examples.png").stat().st_size > 0
-    assert (out / "audits" / "tab4.json").is_file()
+    assert (out / "figures" / "asr_vs_eps.png").stat().st_size > 0 and "against ε" in text
+    kept = (out / "audits" / "parts-resnet18.json").read_text()
     with pytest.raises(FgavError, match="use --resume"):
         reproduce(out=out, backbones=["timm:test_resnet"], data=str(tiny_synth), quick=True, only=["tab4"])
     before = (out / "tables" / "tab4.json").read_text()
     reproduce(out=out, backbones=["timm:test_resnet", "resnet18"], data=str(tiny_synth), quick=True, resume=True,
               only=["tab4", "tab5", "tab6"], device="cpu")
     assert (out / "tables" / "tab4.json").read_text() == before, "a finished table is kept on resume"
+    assert (out / "audits" / "parts-resnet18.json").read_text() == kept, "a finished audit is not run again"
+    assert (out / "audits" / "parts-timm_test_resnet.json").is_file()
     text = (out / "report.md").read_text()
     assert "Tab. 5" in text and "Tab. 6" in text
+
+
+def _launch(*args: str, processes: int = 1) -> str:
+    script = str(Path(__file__).with_name("launch_tiny.py"))
+    if processes > 1:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
+                   f"--master_port={port}", script, *args]
+    else:
+        command = [sys.executable, script, *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done.stderr
+
+
+def test_torchrun_splits_the_jobs_over_ranks_and_ends_with_one_process_numbers(tiny_synth: Path,
+                                                                                  tmp_path: Path) -> None:
+    profile, tables = json.dumps(TINY), ("tab1", "tab5", "tab7")
+    one, two = tmp_path / "one", tmp_path / "two"
+    _launch(profile, str(one), str(tiny_synth), *tables)
+    log = _launch(profile, str(two), str(tiny_synth), *tables, processes=2)
+    shares = [line for line in log.splitlines() if "jobs:" in line]
+    assert sorted(line.split("]")[0] for line in shares) == ["[rank 0", "[rank 1"]
+    assert all(" of the 8 jobs" in line for line in shares)  # tab1's five, two every-part audits, the transfer
+    assert "2 processes (torchrun)" in (two / "report.md").read_text()
+    for name in tables:
+        a, b = (ReproducedTable.from_dict(json.loads((d / "tables" / f"{name}.json").read_text())) for d in (one, two))
+        assert b.rows == a.rows and b.columns == a.columns
+        flat = [[v for row in t.ours for v in row] for t in (a, b)]
+        assert flat[1] == pytest.approx(flat[0], abs=1e-6), name
+    tab1 = ReproducedTable.from_dict(json.loads((one / "tables" / "tab1.json").read_text()))
+    assert any(v for row in tab1.ours[1:] for v in row), "the tiny target is attackable, so the check has teeth"
+    assert sorted(p.name for p in (two / "audits").glob("*.json")) == sorted(p.name for p in (one / "audits").glob("*.json"))
+    assert (two / "figures" / "asr_vs_eps.png").is_file()

@@ -38,3 +38,32 @@ def test_an_empty_set_and_a_world_of_one() -> None:
         ResumableSampler(0)
     ctx = DistContext()
     assert ctx.is_main and not ctx.distributed and gather_objects({"a": 1}, ctx) == [{"a": 1}]
+
+
+def test_balance_splits_by_cost_the_same_way_on_every_rank() -> None:
+    from fgav.train.distributed import balance
+
+    costs = {"a": 9.0, "b": 7.0, "c": 4.0, "d": 3.0, "e": 3.0, "f": 1.0}
+    shares = balance(list(costs), costs.__getitem__, 2)
+    assert sorted(k for s in shares for k in s) == sorted(costs)  # every item once
+    loads = [sum(costs[k] for k in s) for s in shares]
+    assert loads == [13.0, 14.0]  # heaviest first, each to the lighter rank: a+d+f and b+c+e
+    assert shares == balance(list(costs), costs.__getitem__, 2)
+    assert all(s == sorted(s, key=list(costs).index) for s in shares)  # each keeps the given order
+    assert balance(["x", "y"], lambda _k: 1.0, 4) == [["x"], ["y"], [], []]
+    assert balance(["x"], lambda _k: 1.0, 1) == [["x"]]
+    with pytest.raises(FgavError, match="at least one rank"):
+        balance(["x"], lambda _k: 1.0, 0)
+
+
+def test_single_process_hides_the_torchrun_world_and_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from fgav.train.distributed import launched_by_torchrun, single_process
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert launched_by_torchrun()
+    with single_process():
+        assert not launched_by_torchrun() and "RANK" not in os.environ
+    assert launched_by_torchrun() and os.environ["RANK"] == "1"
