@@ -77,7 +77,8 @@ def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, q
         todo = list(backbones)  # a finished training is only checked (resume)
     started = {b: (folders[b] / "config.json").is_file() for b in todo}  # looked at before anyone writes
     ctx.barrier()
-    for backbone in balance(todo, lambda _b: 1.0, ctx.world_size)[ctx.rank]:
+    cost = _training_cost if ctx.distributed else (lambda _b: 1.0)
+    for backbone in balance(todo, cost, ctx.world_size)[ctx.rank]:
         with single_process():
             if data == "synth" and not quick:
                 default(backbone, device=ctx.device, progress=ctx.is_main, console=console)
@@ -90,6 +91,13 @@ def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, q
     if data == "synth" and not quick:
         return {b: default(b, device=ctx.device, progress=False) for b in backbones}
     return {b: load_model(folders[b], device=ctx.device) for b in backbones}
+
+
+def _training_cost(backbone: str) -> float:
+    """A target's training cost for the split over ranks: its forward-pass FLOPs at 64 px."""
+    from fgav.model import build_model
+
+    return model_flops(build_model(backbone, image_size=64))
 
 
 def _prepare_sfa(s: Setting, jobs: Sequence[Job], ctx: DistContext, log: Log) -> None:
@@ -123,8 +131,13 @@ def _run_or_load(s: Setting, job: Job, folder: Path, resume: bool, log: Log) -> 
 
     path = folder / f"{job.key}.json"
     if resume and path.is_file():
+        kept = load_result(path)
+        ran = {"limit": kept.config.get("limit"), "seed": kept.config.get("seed")}
+        if ran != {"limit": s.limit, "seed": s.seed}:
+            raise FgavError(f"{path} was made with {ran}, not {({'limit': s.limit, 'seed': s.seed})}: "
+                            "resume with the earlier options, or use another --out")
         log(f"{job.key}: kept from the earlier run")
-        return load_result(path)
+        return kept
     state = folder / f".{job.key}.state"
     log(f"{job.key}: {job.describe()}{' (from its last batch)' if resume and state.is_file() else ''}")
     started = time.perf_counter()

@@ -59,6 +59,9 @@ def test_quick_reproduction_writes_seven_tables_figures_and_resumes(tiny_synth: 
     assert (out / "audits" / "parts-timm_test_resnet.json").is_file()
     text = (out / "report.md").read_text()
     assert "Tab. 5" in text and "Tab. 6" in text
+    with pytest.raises(FgavError, match="resume with the earlier options"):
+        reproduce(out=out, backbones=["timm:test_resnet", "resnet18"], data=str(tiny_synth), quick=True,
+                  resume=True, only=["tab4"], limit=4, device="cpu")
 
 
 def _launch(*args: str, processes: int = 1) -> str:

@@ -243,3 +243,20 @@ def test_a_timm_backbone_through_the_audit(timm_model: fgav.MultiTaskModel) -> N
     rows = {r["augmenter"]: r for r in result.results}
     assert rows["gradcam"]["n"] == 4 and 0.0 <= rows["gradcam"]["asr"] <= 1.0
     assert rows["gradcam"]["distortion"]["linf"] > rows["none"]["distortion"]["linf"]
+
+
+def test_a_layer_inside_the_backbone_gives_a_finer_map(timm_model: fgav.MultiTaskModel) -> None:
+    batch = _batch(2)
+    x = F.interpolate(batch["image"], size=64)
+    names = [n for n, _ in timm_model.backbone.named_modules()]
+    early = next(n for n in names if n.endswith("layer1"))  # stride 4: a 16x16 map at 64 px
+    fine = _bound("gradcam", timm_model, layer=early).cams(x, batch["spoof"])
+    coarse = _bound("gradcam", timm_model).cams(x, batch["spoof"])
+    assert fine.shape == coarse.shape == (2, 1, 64, 64)
+
+    def distinct(maps: torch.Tensor) -> int:  # a 2x2 map resized to 64x64 has few values
+        return len(torch.unique(maps.round(decimals=4)))
+
+    assert distinct(fine) > 2 * distinct(coarse) and not torch.allclose(fine, coarse)
+    with pytest.raises(FgavError, match=f"no layer '{early}x'.*did you mean {early}"):
+        _bound("gradcam", timm_model, layer=early + "x")

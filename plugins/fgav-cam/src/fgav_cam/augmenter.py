@@ -59,6 +59,10 @@ class CAMAugmenter(Augmenter):
             CAM_opposite alone (the one-class map). Default ``True``, except for a
             class-agnostic CAM (eigencam), whose two maps are the same and would cancel.
         batch_size: masked or ablated inputs per forward pass (scorecam, ablationcam).
+        layer: the backbone's submodule the CAM is taken at, by its name in
+            ``model.backbone.named_modules()`` (e.g. ``model.layer3`` of a timm ResNet):
+            an earlier layer gives a finer map (the backbone's output is 2x2 for a
+            stride-32 backbone at 64 px). Default: the backbone's output.
     """
 
     name: ClassVar[str] = ""
@@ -74,6 +78,7 @@ class CAMAugmenter(Augmenter):
         alpha: float = DEFAULT_ALPHA,
         contrast: bool | None = None,
         batch_size: int | None = None,
+        layer: str | None = None,
     ) -> None:
         super().__init__(mode=mode)
         try:
@@ -88,6 +93,9 @@ class CAMAugmenter(Augmenter):
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise FgavError(f"{self.name} batch_size must be an integer >= 1, not {batch_size!r}")
         self.batch_size = size
+        if layer is not None and (not isinstance(layer, str) or not layer):
+            raise FgavError(f"{self.name} layer must be a submodule name of the backbone, not {layer!r}")
+        self.layer = layer
         self._target: MultiTaskModel | None = None
 
     @property
@@ -99,6 +107,7 @@ class CAMAugmenter(Augmenter):
         """Bind the frozen target model; nothing is trained and ``loader`` is not read."""
         if CLASSIFICATION not in getattr(model, "heads", {}):
             raise FgavError(f"{self.name} needs a multitask model with a {CLASSIFICATION!r} head")
+        self._layer_of(model.backbone)  # an unknown layer fails here, not at the first batch
         # A plain attribute, not a submodule: the augmenter must not own (or move, or save) the target.
         object.__setattr__(self, "_target", model)
 
@@ -108,6 +117,19 @@ class CAMAugmenter(Augmenter):
         augmenter = cls(**options)
         augmenter.fit(model)
         return augmenter
+
+    def _layer_of(self, backbone: nn.Module) -> nn.Module:
+        """The module the CAM is taken at: ``layer`` inside the backbone, or the backbone."""
+        if self.layer is None:
+            return backbone
+        modules = dict(backbone.named_modules())
+        if self.layer not in modules:
+            import difflib
+
+            close = difflib.get_close_matches(self.layer, [n for n in modules if n], n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise FgavError(f"{self.name}: the backbone has no layer {self.layer!r}{hint}")
+        return modules[self.layer]
 
     def cams(self, x: Tensor, classes: Tensor) -> Tensor:
         """The CAM of class ``classes[i]`` for image ``x[i]``: ``(B,1,H,W)`` in [0,1], no gradient."""
@@ -121,7 +143,7 @@ class CAMAugmenter(Augmenter):
         options: dict[str, Any] = {}
         if self.cam_class == "AblationCAM":
             options = {"batch_size": self.batch_size, "ablation_layer": pytorch_grad_cam.AblationLayer()}
-        cam = getattr(pytorch_grad_cam, self.cam_class)(net, [net.backbone], **options)
+        cam = getattr(pytorch_grad_cam, self.cam_class)(net, [self._layer_of(net.backbone)], **options)
         if self.batched:
             cam.batch_size = self.batch_size  # ScoreCAM reads it as an attribute
         targets = [ClassifierOutputTarget(int(c)) for c in classes.tolist()]
@@ -151,6 +173,7 @@ class CAMAugmenter(Augmenter):
 
     def extra_repr(self) -> str:
         size = f", batch_size={self.batch_size}" if self.batched else ""
+        size += f", layer={self.layer!r}" if self.layer is not None else ""
         bound = "bound" if self._target is not None else "unbound"
         return f"mode={self.mode!r}, alpha={self.alpha:.4g}, contrast={self.contrast}{size}, {bound}"
 
