@@ -9,8 +9,8 @@ builds the tables from all the results.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class Setting:
     batch_size: int = 32
     seed: int = 0
     skip_augmenters: Sequence[str] = ()
-    log: Callable[[str], None] = field(default=print)
 
     @property
     def main(self) -> str:

@@ -112,12 +112,13 @@ def balance(items: Sequence[T], cost: Callable[[T], float], world_size: int) -> 
     """
     if world_size < 1:
         raise FgavError(f"a world needs at least one rank, not {world_size}")
+    costs = [cost(item) for item in items]
     loads = [0.0] * world_size
     owner: dict[int, int] = {}
-    for i in sorted(range(len(items)), key=lambda i: (-cost(items[i]), i)):
+    for i in sorted(range(len(items)), key=lambda i: (-costs[i], i)):
         rank = min(range(world_size), key=lambda r: (loads[r], r))
         owner[i] = rank
-        loads[rank] += cost(items[i])
+        loads[rank] += costs[i]
     return [[item for i, item in enumerate(items) if owner[i] == r] for r in range(world_size)]
 
 
