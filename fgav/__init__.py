@@ -13,8 +13,7 @@ import os
 # to stay quiet; fgav must work on such machines.
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-__version__ = "0.1.0"
-
+from fgav.version import __version__  # noqa: E402
 from fgav.errors import FgavError  # noqa: E402
 from fgav.hookspecs import hookimpl  # noqa: E402
 from fgav.interfaces import AuxHead, Augmenter, Backbone  # noqa: E402

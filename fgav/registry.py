@@ -1,37 +1,56 @@
-"""The component registry: plugin discovery through pluggy and timm-style list/create calls.
+"""The component registry: plugin discovery and dispatch through pluggy, timm-style list/create.
 
 Plugins are found through the ``fgav`` entry-point group; fgav's built-in components
 come from the module :mod:`fgav.builtin`, registered through the very same hooks.
 ``FGAV_PLUGINS=a,b`` loads only the entry points named ``a`` and ``b``.
+
+Hooks are called through pluggy (``pm.hook.<name>``), one plugin at a time through a
+subset hook caller (:meth:`pluggy.PluginManager.subset_hook_caller`), so that an
+``@hookimpl(specname=...)`` implementation is called like any other and a plugin whose
+hook raises loses only what that hook gave, never the other plugins' components. Each
+kind's hook is called the first time that kind is asked for: building a model calls the
+backbone and head hooks only, not every plugin's augmenters and attacks.
+
+A faulty plugin is isolated with a one-line ``RuntimeWarning`` and listed by
+``fgav plugins``: a module that fails to import, a misspelled hook (pluggy's
+``check_pending``), a hook that raises or returns something other than a list of
+classes, a class that is not a subclass of its kind's base class or has no ``name``,
+and a name another plugin registered first. fgav's built-ins are registered first, so
+they keep their names.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import importlib.metadata
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import pluggy
+from foolbox.attacks.base import Attack
 
 from fgav import hookspecs
-from fgav.errors import FgavError, NameClashError, UnknownComponentError
-
-if TYPE_CHECKING:  # the interfaces import torch; the registry must stay light and cycle-free
-    from foolbox.attacks.base import Attack
-
-    from fgav.interfaces import AuxHead, Augmenter, Backbone
+from fgav.errors import FgavError, UnknownComponentError
+from fgav.interfaces import AuxHead, Augmenter, Backbone
+from fgav.version import __version__
 
 ENTRY_POINT_GROUP = "fgav"
+# fgav's own components, registered as the plugin "fgav" before any other. It is loaded by
+# name, like an entry point, because it sits above everything (it gathers the CLI commands
+# too) while the registry sits low: a plain import would make an import cycle.
+BUILTIN_PLUGIN = ("fgav", "fgav.builtin")
 KINDS: tuple[str, ...] = ("backbone", "head", "augmenter", "attack")
-_HOOKS = {
+HOOKS: dict[str, str] = {
     "backbone": "fgav_backbones",
     "head": "fgav_heads",
     "augmenter": "fgav_augmenters",
     "attack": "fgav_attacks",
 }
+BASES: dict[str, type] = {"backbone": Backbone, "head": AuxHead, "augmenter": Augmenter, "attack": Attack}
 
 
 @dataclass(frozen=True)
@@ -51,14 +70,111 @@ class ComponentInfo:
         return doc.splitlines()[0] if doc else ""
 
 
+class _Components(dict[str, dict[str, ComponentInfo]]):
+    """Kind -> name -> component; a kind's hooks are called when the kind is first looked up."""
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__()
+        self._registry = registry
+
+    def __missing__(self, kind: str) -> dict[str, ComponentInfo]:
+        if kind not in KINDS:
+            raise KeyError(kind)
+        found: dict[str, ComponentInfo] = {}
+        self[kind] = found  # before the hooks run: a hook that looks its own kind up sees no loop
+        self._registry._collect(kind, found)
+        return found
+
+
 @dataclass
 class Registry:
     """Every component fgav can build, by kind and name, and the plugins that failed."""
 
-    components: dict[str, dict[str, ComponentInfo]] = field(default_factory=dict)
     plugins: dict[str, str] = field(default_factory=dict)  # plugin name -> version
-    failed: dict[str, str] = field(default_factory=dict)  # plugin name -> error
+    failed: dict[str, str] = field(default_factory=dict)  # plugin name -> error(s)
     manager: pluggy.PluginManager | None = None
+    components: dict[str, dict[str, ComponentInfo]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.components = _Components(self)
+
+    def record_failure(self, plugin: str, error: BaseException | str, *, hook: str | None = None) -> None:
+        """Record a plugin's fault with a one-line ``RuntimeWarning``.
+
+        Without ``hook`` the whole plugin is dropped (it failed to import or to
+        register); with ``hook`` only what that hook gave is lost.
+        """
+        if isinstance(error, BaseException):
+            text = str(error).strip()
+            message = f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+        else:
+            message = error
+        if hook is not None:
+            message = f"{hook}: {message}"
+            self.failed[plugin] = f"{self.failed[plugin]}; {message}" if plugin in self.failed else message
+        else:
+            self.failed[plugin] = message
+            self.plugins.pop(plugin, None)
+            if self.manager is not None and self.manager.has_plugin(plugin):
+                self.manager.unregister(name=plugin)
+        warnings.warn(f"fgav: plugin {plugin!r} failed to load: {message}", RuntimeWarning, stacklevel=3)
+
+    def hook_callers(self, hook: str) -> Iterator[tuple[str, Callable[..., list[Any]]]]:
+        """Each plugin implementing ``hook`` with pluggy's caller for that plugin alone, built-ins first.
+
+        Calling one plugin at a time keeps one plugin's exception from stopping the
+        others (pluggy stops a hook call at the first exception).
+        """
+        pm = self.manager
+        assert pm is not None
+        caller = getattr(pm.hook, hook)
+        implementers = {impl.plugin_name for impl in caller.get_hookimpls()}
+        for name in list(self.plugins):
+            if name not in implementers:
+                continue
+            others = [pm.get_plugin(n) for n in implementers if n != name]
+            yield name, pm.subset_hook_caller(hook, remove_plugins=others)
+
+    def _collect(self, kind: str, found: dict[str, ComponentInfo]) -> None:
+        hook = HOOKS[kind]
+        for plugin, call in self.hook_callers(hook):
+            try:
+                results = call()
+                classes = [cls for result in results for cls in _as_list(result)]
+            except Exception as exc:  # a broken plugin must never break fgav
+                self.record_failure(plugin, exc, hook=hook)
+                continue
+            for cls in classes:
+                problem = _check_class(kind, cls, found)
+                if problem:
+                    self.record_failure(plugin, problem, hook=hook)
+                    continue
+                name = cls.name
+                found[name] = ComponentInfo(kind, name, cls, plugin, self.plugins.get(plugin, "?"))
+
+
+def _as_list(result: Any) -> list[Any]:
+    if not isinstance(result, (list, tuple)):
+        raise TypeError(f"returned a {type(result).__name__}, not a list of classes")
+    return list(result)
+
+
+def _check_class(kind: str, cls: Any, found: dict[str, ComponentInfo]) -> str:
+    """Why a hook's item cannot be registered ("" when it can)."""
+    base = BASES[kind]
+    if not isinstance(cls, type):
+        return f"{cls!r} is not a class; {kind} hooks return {base.__name__} subclasses"
+    qualname = f"{cls.__module__}.{cls.__qualname__}"
+    if not issubclass(cls, base):
+        return f"{qualname} is not a subclass of {base.__module__}.{base.__qualname__}: {kind} left out"
+    name = getattr(cls, "name", "")
+    if not isinstance(name, str) or not name:
+        return f"{kind} class {qualname} has no name: left out"
+    known = found.get(name)
+    if known is not None and known.cls is not cls:
+        return (f"the {kind} {name!r} of {qualname} clashes with {known.plugin!r}'s "
+                f"({known.cls.__module__}.{known.cls.__qualname__}): left out; {known.plugin!r} keeps the name")
+    return ""
 
 
 _registry: Registry | None = None
@@ -69,82 +185,43 @@ def _version_of(dist: importlib.metadata.Distribution | None) -> str:
 
 
 def load_plugins(*, reload: bool = False) -> Registry:
-    """Load fgav's built-ins and every installed plugin, once per process.
+    """Register fgav's built-ins and every installed plugin with pluggy, once per process.
 
-    A plugin that fails to import, or whose hooks raise, is recorded with its error
-    and a one-line warning; everything else still works.
-
-    Raises:
-        NameClashError: two plugins register components of one kind under one name.
+    A faulty plugin is recorded with its error and a one-line warning (see the module
+    docstring); everything else still works. Components are collected per kind when
+    first asked for (:func:`components`).
     """
     global _registry
     if _registry is not None and not reload:
         return _registry
-    import fgav
-    from fgav import builtin
-
     pm = pluggy.PluginManager("fgav")
     pm.add_hookspecs(hookspecs)
     reg = Registry(manager=pm)
-    pm.register(builtin, name="fgav")
-    reg.plugins["fgav"] = fgav.__version__
+    builtin_name, builtin_module = BUILTIN_PLUGIN
+    pm.register(importlib.import_module(builtin_module), name=builtin_name)
+    reg.plugins[builtin_name] = __version__
     wanted = os.environ.get("FGAV_PLUGINS")
     allowed = {w.strip() for w in wanted.split(",") if w.strip()} if wanted is not None else None
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if allowed is not None and ep.name not in allowed:
             continue
-        if ep.name in reg.plugins:
+        if ep.name in reg.plugins or ep.name in reg.failed:
             continue  # the same distribution seen twice on sys.path
         try:
-            module = ep.load()
-            pm.register(module, name=ep.name)
+            pm.register(ep.load(), name=ep.name)
         except Exception as exc:  # a broken plugin must never break fgav
-            _fail(reg, ep.name, exc)
+            reg.record_failure(ep.name, exc)
             continue
         reg.plugins[ep.name] = _version_of(getattr(ep, "dist", None))
-    for kind, hook in _HOOKS.items():
-        reg.components[kind] = {}
-        for plugin_name in list(reg.plugins):
-            plugin = pm.get_plugin(plugin_name)
-            impl = getattr(plugin, hook, None)
-            if impl is None:
-                continue
-            try:
-                classes = list(impl() or [])
-            except Exception as exc:
-                _fail(reg, plugin_name, exc, hook=hook)
-                continue
-            for cls in classes:
-                _add(reg, kind, cls, plugin_name)
+    while True:  # a hookimpl without a hookspec (a misspelled hook): that plugin's failure
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or "?"
+            reg.record_failure(name, FgavError(str(exc).replace(repr(exc.plugin), repr(name))))
     _registry = reg
     return reg
-
-
-def _fail(reg: Registry, plugin: str, exc: BaseException, *, hook: str | None = None) -> None:
-    """Record a plugin's failure: a failed import drops the plugin, a failed hook only that hook."""
-    message = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
-    if hook is not None:
-        message = f"{hook}: {message}"
-        reg.failed[plugin] = f"{reg.failed[plugin]}; {message}" if plugin in reg.failed else message
-    else:
-        reg.failed[plugin] = message
-        reg.plugins.pop(plugin, None)
-    warnings.warn(f"fgav: plugin {plugin!r} failed to load: {message}", RuntimeWarning, stacklevel=3)
-
-
-def _add(reg: Registry, kind: str, cls: type, plugin: str) -> None:
-    name = getattr(cls, "name", "")
-    if not isinstance(name, str) or not name:
-        _fail(reg, plugin, TypeError(f"{kind} class {cls.__qualname__} has no name"), hook=_HOOKS[kind])
-        return
-    known = reg.components[kind].get(name)
-    if known is not None and known.cls is not cls:
-        raise NameClashError(
-            f"two plugins register the {kind} {name!r}: {known.plugin!r} "
-            f"({known.cls.__module__}.{known.cls.__qualname__}) and {plugin!r} "
-            f"({cls.__module__}.{cls.__qualname__}); uninstall one or restrict FGAV_PLUGINS"
-        )
-    reg.components[kind][name] = ComponentInfo(kind, name, cls, plugin, reg.plugins.get(plugin, "?"))
 
 
 def components(kind: str) -> dict[str, ComponentInfo]:

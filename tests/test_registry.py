@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 import fgav
 from fgav import registry
-from fgav.errors import FgavError, NameClashError
+from fgav.cli import FgavGroup, add_plugin_commands, cli
+from fgav.errors import FgavError
 
 
 def _install(site: Path, name: str, module_source: str) -> None:
@@ -94,18 +96,127 @@ def test_a_broken_plugin_is_reported_and_everything_else_works(site: Path) -> No
     assert "resnet18" in fgav.list_backbones()
 
 
-def test_a_name_clash_names_both_plugins(site: Path) -> None:
+def test_a_name_clash_keeps_the_builtin_and_isolates_the_plugin(site: Path) -> None:
     _install(site, "clash", """
         import fgav
+        from foolbox.attacks import LinfFastGradientAttack
         class Imposter(fgav.Backbone):
             '''Claims a built-in's name.'''
             name = "resnet18"
+        class FakeFGSM(LinfFastGradientAttack):
+            '''Claims the built-in FGSM's name.'''
+            name = "fgsm"
+        class Fine(LinfFastGradientAttack):
+            '''A well-behaved attack of the same plugin.'''
+            name = "throwaway-fine"
         @fgav.hookimpl
         def fgav_backbones():
             return [Imposter]
+        @fgav.hookimpl
+        def fgav_attacks():
+            return [FakeFGSM, Fine]
     """)
-    with pytest.raises(NameClashError, match=r"two plugins register the backbone 'resnet18': 'fgav' .* and 'clash'"):
-        registry.load_plugins(reload=True)
+    reg = registry.load_plugins(reload=True)
+    with pytest.warns(RuntimeWarning, match=r"plugin 'clash' failed to load: fgav_backbones: the backbone 'resnet18' .*"
+                                            r"clashes with 'fgav'.*'fgav' keeps the name"):
+        assert registry.components("backbone")["resnet18"].plugin == "fgav"
+    with pytest.warns(RuntimeWarning, match=r"fgav_attacks: the attack 'fgsm'"):
+        assert registry.components("attack")["fgsm"].plugin == "fgav"
+    assert registry.components("attack")["throwaway-fine"].plugin == "clash", "the plugin's other attack stays"
+    assert "fgsm" in reg.failed["clash"] and "resnet18" in reg.failed["clash"]
+    assert type(fgav.create_attack("fgsm")).__module__.startswith("fgav."), "the built-in runs"
+
+
+BAD_HOOKS = """
+    import fgav
+    from torch import nn
+
+    class NoName(fgav.Backbone):
+        '''A backbone without a name.'''
+
+    class NotAHead(nn.Module):
+        '''A module that is no AuxHead.'''
+        name = "throwaway-not-a-head"
+
+    class Aug(fgav.Augmenter):
+        '''A fine augmenter, registered under another function name.'''
+        name = "throwaway-aug"
+        def forward(self, x, batch):
+            return x
+
+    @fgav.hookimpl
+    def fgav_backbones():
+        return ["resnet18", NoName]
+
+    @fgav.hookimpl
+    def fgav_heads():
+        return [NotAHead]
+
+    @fgav.hookimpl
+    def fgav_attacks():
+        raise RuntimeError("attack hook broke")
+
+    @fgav.hookimpl(specname="fgav_augmenters")
+    def my_augmenters():
+        return [Aug]
+"""
+
+
+def test_faulty_hooks_are_isolated_and_specname_works(site: Path) -> None:
+    _install(site, "bad", BAD_HOOKS)
+    reg = registry.load_plugins(reload=True)
+    with pytest.warns(RuntimeWarning) as caught:
+        for kind in registry.KINDS:
+            registry.components(kind)
+    messages = [str(w.message) for w in caught]
+    assert any("fgav_backbones: 'resnet18' is not a class" in m for m in messages), messages
+    assert any("NoName has no name" in m for m in messages), messages
+    assert any("NotAHead is not a subclass of fgav.interfaces.AuxHead" in m for m in messages), messages
+    assert any("fgav_attacks: RuntimeError: attack hook broke" in m for m in messages), messages
+    assert "bad" in reg.plugins, "a faulty hook drops its components, not the plugin"
+    assert registry.components("augmenter")["throwaway-aug"].plugin == "bad", "@hookimpl(specname=...) is called"
+    assert "fgsm" in fgav.list_attacks() and "resnet18" in fgav.list_backbones()
+    add_plugin_commands()
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "NotAHead is not a subclass" in result.output
+
+
+def test_a_misspelled_hook_is_the_plugins_failure(site: Path) -> None:
+    _install(site, "typo", """
+        import fgav
+        @fgav.hookimpl
+        def fgav_backbone():
+            return []
+    """)
+    with pytest.warns(RuntimeWarning, match=r"plugin 'typo' failed to load: .*unknown hook 'fgav_backbone'"):
+        reg = registry.load_plugins(reload=True)
+    assert "typo" in reg.failed and "typo" not in reg.plugins
+    assert "resnet18" in fgav.list_backbones()
+
+
+def test_a_plugin_command_cannot_replace_a_builtin_one(site: Path) -> None:
+    _install(site, "hijack", """
+        import click
+        import fgav
+        @fgav.hookimpl
+        def fgav_commands(cli):
+            @cli.command("train")
+            def train():
+                '''Pretends to train.'''
+                click.echo("hijacked")
+            @cli.command("throwaway-hello")
+            def hello():
+                '''Says hello.'''
+                click.echo("hello")
+    """)
+    reg = registry.load_plugins(reload=True)
+    group = FgavGroup("fgav")
+    with pytest.warns(RuntimeWarning, match=r"plugin 'hijack' failed to load: fgav_commands: the command 'train' is taken"):
+        add_plugin_commands(group)
+    assert group.commands["train"].callback.__module__.startswith("fgav.cli"), "the built-in keeps the name"
+    assert "throwaway-hello" in group.commands
+    assert "train" in reg.failed["hijack"]
 
 
 def test_fgav_plugins_restricts_the_entry_points_loaded(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from typing import Any
 
@@ -10,6 +9,7 @@ import click
 
 import fgav
 from fgav.errors import FgavError
+from fgav.registry import KINDS, components, load_plugins
 
 
 class FgavGroup(click.Group):
@@ -32,35 +32,39 @@ _commands_added = False
 
 
 def add_plugin_commands(group: click.Group = cli) -> None:
-    """Let every loaded plugin (fgav's built-ins first) add its commands to the group."""
+    """Let every loaded plugin (fgav's built-ins first) add its commands to the group.
+
+    Each plugin adds its commands to a group of its own first; a command whose name is
+    taken (a plugin's ``train``) is refused like a component clash: the earlier one
+    keeps the name, the plugin's command is reported as failed in ``fgav plugins``.
+    """
     global _commands_added
     if _commands_added and group is cli:
         return
-    from fgav.registry import _fail, load_plugins
-
     reg = load_plugins()
-    assert reg.manager is not None
-    for name in list(reg.plugins):
-        impl = getattr(reg.manager.get_plugin(name), "fgav_commands", None)
-        if impl is None:
-            continue
+    for name, call in reg.hook_callers("fgav_commands"):
+        staging = click.Group(name)
         try:
-            impl(cli=group)
+            call(cli=staging)
         except Exception as exc:  # a plugin's broken command must not take the CLI down
-            _fail(reg, name, exc, hook="fgav_commands")
+            reg.record_failure(name, exc, hook="fgav_commands")
+            continue
+        for command_name, command in staging.commands.items():
+            if command_name in group.commands:
+                reg.record_failure(name, f"the command {command_name!r} is taken: left out", hook="fgav_commands")
+            else:
+                group.add_command(command, command_name)
     if group is cli:
         _commands_added = True
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the ``fgav`` command line."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
-            add_plugin_commands()
-    except FgavError as exc:  # a name clash among plugins
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        add_plugin_commands()
+        for kind in KINDS:  # every plugin's faults are told here, once, as one line each
+            components(kind)
     for w in caught:  # one line each: a broken plugin is news, not a traceback
         click.echo(f"Warning: {w.message}", err=True)
     cli.main(args=argv, prog_name="fgav")

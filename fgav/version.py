@@ -1,0 +1,3 @@
+"""fgav's version, in a module of its own so that any layer can read it without importing ``fgav``."""
+
+__version__ = "0.1.0"
