@@ -7,19 +7,37 @@ keyword options only, so a subclass just calls ``super().__init__()``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from fgav.errors import FgavError
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from foolbox.attacks.base import Attack
 
     from fgav.model import MultiTaskModel
 
 Batch = dict[str, Any]
+
+
+def refuse_unknown(kind: str, component: object, options: Mapping[str, Any]) -> None:
+    """Refuse the options no class of a component took (Foolbox's ``raise_if_kwargs`` habit).
+
+    The base classes call it with what is left of ``**options`` once every subclass took
+    its own, so a misspelled option is a one-line error instead of a silent default.
+
+    Raises:
+        FgavError: ``options`` is not empty.
+    """
+    if options:
+        name = getattr(component, "name", "") or type(component).__name__
+        names = ", ".join(repr(k) for k in sorted(options))
+        raise FgavError(f"{kind} {name!r} takes no option {names}")
 
 
 class Backbone(nn.Module):
@@ -34,6 +52,7 @@ class Backbone(nn.Module):
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
+        refuse_unknown("backbone", self, options)
 
     def forward(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         """Return the feature map of images ``x`` in [0,1]."""
@@ -54,6 +73,7 @@ class AuxHead(nn.Module):
 
     def __init__(self, in_channels: int, **options: Any) -> None:
         super().__init__()
+        refuse_unknown("head", self, options)
         self.in_channels = in_channels
 
     def forward(self, features: Tensor) -> Tensor:  # pragma: no cover - abstract
@@ -92,9 +112,8 @@ class Augmenter(nn.Module):
 
     def __init__(self, *, mode: str = "push", **options: Any) -> None:
         super().__init__()
+        refuse_unknown("augmenter", self, options)
         if mode not in self.modes:
-            from fgav.errors import FgavError
-
             raise FgavError(f"augmenter mode must be one of {', '.join(self.modes)}, not {mode!r}")
         self.mode = mode
 
@@ -121,8 +140,6 @@ class Augmenter(nn.Module):
         augmenter = cls(**options)
         if augmenter.needs_fit:
             if data is None:
-                from fgav.errors import FgavError
-
                 raise FgavError(f"augmenter {cls.name!r} must be fitted to the target: give it training data")
             from fgav.data import make_loader
 

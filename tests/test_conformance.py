@@ -106,3 +106,29 @@ def test_attack_contract(name: str) -> None:
     assert issubclass(cls, Attack), "attacks are Foolbox attacks"
     assert (cls.__doc__ or "").strip(), "the docstring's first line is the summary"
     assert isinstance(fgav.create_attack(name), Attack)
+
+
+UNKNOWN = {"surely_not_an_option": 1}
+
+
+@pytest.mark.parametrize("name", fgav.list_backbones())
+def test_backbone_refuses_an_unknown_option(name: str) -> None:
+    with pytest.raises(fgav.FgavError, match="surely_not_an_option"):
+        fgav.create_backbone(BACKBONE_NAMES.get(name, name), image_size=SIZE, **UNKNOWN)
+
+
+@pytest.mark.parametrize("name", fgav.list_heads())
+def test_head_refuses_an_unknown_option(name: str) -> None:
+    with pytest.raises(fgav.FgavError, match="surely_not_an_option"):
+        fgav.create_head(name, 16, **UNKNOWN)
+
+
+@pytest.mark.parametrize("name", fgav.list_augmenters())
+def test_augmenter_refuses_an_unknown_option(name: str) -> None:
+    with pytest.raises(fgav.FgavError, match="surely_not_an_option"):
+        fgav.create_augmenter(name, **UNKNOWN)
+
+
+def test_a_misspelled_head_option_is_not_the_default_head() -> None:
+    with pytest.raises(fgav.FgavError, match="head 'depth' takes no option 'mapsize'"):
+        fgav.create_head("depth", 512, mapsize=32)

@@ -23,7 +23,7 @@ class MapHead(AuxHead):
             map_size: the side of the square output map (the paper's 14).
             channels: the map's channels (default: the class's).
         """
-        super().__init__(in_channels)
+        super().__init__(in_channels, **options)
         self.map_size = int(map_size)
         self.out_channels = int(channels or self.channels)
         self.conv = nn.Conv2d(in_channels, self.out_channels, kernel_size=3, padding=1)

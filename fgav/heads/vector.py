@@ -16,7 +16,7 @@ class LinearHead(AuxHead):
     num_outputs: ClassVar[int] = 1
 
     def __init__(self, in_channels: int, *, dropout: float = 0.0, **options: Any) -> None:
-        super().__init__(in_channels)
+        super().__init__(in_channels, **options)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_channels, self.num_outputs)
 

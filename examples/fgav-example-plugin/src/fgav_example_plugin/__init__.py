@@ -18,7 +18,7 @@ class TinyCNN(fgav.Backbone):
     name: ClassVar[str] = "example-tinycnn"
 
     def __init__(self, *, width: int = 16, image_size: int = 64, **options: Any) -> None:
-        super().__init__()
+        super().__init__(**options)
         self.out_channels = 4 * width
         layers: list[nn.Module] = []
         channels = 3
@@ -40,7 +40,7 @@ class BrightnessHead(fgav.AuxHead):
     loss_weight: ClassVar[float] = 0.1
 
     def __init__(self, in_channels: int, **options: Any) -> None:
-        super().__init__(in_channels)
+        super().__init__(in_channels, **options)
         self.fc = nn.Linear(in_channels, 1)
 
     def forward(self, features: Tensor) -> Tensor:
