@@ -7,7 +7,7 @@ keyword options only, so a subclass just calls ``super().__init__()``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -62,14 +62,24 @@ class Backbone(nn.Module):
 class AuxHead(nn.Module):
     """One output of a multitask model, with its ground truth, loss and accuracy.
 
-    ``target_key`` names the batch key holding the head's ground truth; a data set
-    that lacks that key makes the head be skipped with a note, not a crash.
-    ``loss_weight`` is the head's default weight in the multitask loss (Eq. 10).
+    ``target_key`` names the batch key holding the head's ground truth; ``""`` means
+    :meth:`target` computes the ground truth itself (from the image, say). ``needs``
+    lists the batch keys :meth:`target` reads where they are not just ``target_key``
+    (``None``: ``(target_key,)``, or nothing when ``target_key`` is ``""``). A data set
+    that lacks a needed key makes the head be skipped with a note, not a crash; the
+    image is always there. ``loss_weight`` is the head's default weight in Eq. 10.
     """
 
     name: ClassVar[str] = ""
     target_key: ClassVar[str] = ""
+    needs: ClassVar[tuple[str, ...] | None] = None
     loss_weight: ClassVar[float] = 1.0
+
+    @classmethod
+    def missing_keys(cls, provides: Collection[str]) -> list[str]:
+        """The batch keys :meth:`target` needs that ``provides`` (a data set's keys, or a batch) lacks."""
+        needs = cls.needs if cls.needs is not None else ((cls.target_key,) if cls.target_key else ())
+        return [key for key in needs if key != "image" and key not in provides]
 
     def __init__(self, in_channels: int, **options: Any) -> None:
         super().__init__()
@@ -82,6 +92,8 @@ class AuxHead(nn.Module):
 
     def target(self, batch: Mapping[str, Any]) -> Tensor:
         """Return this head's ground truth from a batch dict (``batch[target_key]``)."""
+        if not self.target_key:
+            raise FgavError(f"head {self.name!r} sets no target_key, so it must override target()")
         return batch[self.target_key]
 
     def loss(self, pred: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract

@@ -74,8 +74,8 @@ class MultiTaskModel(nn.Module):
         return {name: head(features) for name, head in self.heads.items()}
 
     def available_heads(self, batch: Mapping[str, Any]) -> list[str]:
-        """The heads whose ground truth the batch holds."""
-        return [n for n, h in self.heads.items() if h.target_key in batch]
+        """The heads whose ground truth the batch holds (or whose ``target()`` computes it)."""
+        return [n for n, h in self.heads.items() if not h.missing_keys(batch)]
 
     def losses(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any]) -> dict[str, Tensor]:
         """Per-sample loss ``(B,)`` of each head whose ground truth is in the batch.

@@ -7,13 +7,18 @@ the same way as fgav's built-ins.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
 import fgav
+from fgav import registry
 from fgav.model import CLASSIFICATION
+from fgav.train import train
+from tests.auditing.conftest import TensorFAS
 from tests.conftest import make_batch
 
 SIZE = 32
@@ -43,15 +48,47 @@ def test_backbone_contract(name: str) -> None:
 
 def _head_batch(head: fgav.AuxHead) -> dict[str, Any]:
     batch = make_batch(4, SIZE)
-    if head.target_key not in batch:
-        pytest.skip(f"the conformance batch has no {head.target_key!r} for head {head.name!r}")
+    if head.missing_keys(batch):
+        pytest.skip(f"the conformance batch has no {head.missing_keys(batch)} for head {head.name!r}")
     return batch
 
 
-@pytest.mark.parametrize("name", fgav.list_heads())
-def test_head_contract(name: str) -> None:
+class ImageMeanHead(fgav.AuxHead):
+    """A head that computes its own ground truth (the image's mean): it sets no target_key."""
+
+    name = "conformance-image-mean"
+    loss_weight = 0.1
+
+    def __init__(self, in_channels: int, **options: Any) -> None:
+        super().__init__(in_channels, **options)
+        self.fc = torch.nn.Linear(in_channels, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(features.mean(dim=(2, 3)))
+
+    def target(self, batch: Any) -> torch.Tensor:
+        return batch["image"].float().mean(dim=(1, 2, 3)).unsqueeze(1)
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (pred - target).pow(2).squeeze(1)
+
+
+@pytest.fixture
+def self_target_head() -> Iterator[str]:
+    """ImageMeanHead registered as an in-test plugin's head, removed afterwards."""
+    heads = registry.components("head")
+    heads[ImageMeanHead.name] = registry.ComponentInfo("head", ImageMeanHead.name, ImageMeanHead, "test", "0")
+    yield ImageMeanHead.name
+    del heads[ImageMeanHead.name]
+
+
+@pytest.mark.parametrize("name", [*fgav.list_heads(), ImageMeanHead.name])
+def test_head_contract(name: str, request: pytest.FixtureRequest) -> None:
+    if name == ImageMeanHead.name:
+        request.getfixturevalue("self_target_head")
     head = fgav.create_head(name, 16)
-    assert isinstance(head, fgav.AuxHead) and head.target_key
+    assert isinstance(head, fgav.AuxHead)
+    assert head.target_key or type(head).target is not fgav.AuxHead.target, "no target_key: target() computes it"
     batch = _head_batch(head)
     features = torch.randn(4, 16, 2, 2, requires_grad=True)
     pred = head(features)
@@ -132,3 +169,17 @@ def test_augmenter_refuses_an_unknown_option(name: str) -> None:
 def test_a_misspelled_head_option_is_not_the_default_head() -> None:
     with pytest.raises(fgav.FgavError, match="head 'depth' takes no option 'mapsize'"):
         fgav.create_head("depth", 512, mapsize=32)
+
+
+def test_a_head_computing_its_own_target_trains_and_is_audited(self_target_head: str, tmp_path: Path) -> None:
+    """The documented contract end to end: no target_key, target() from the image."""
+    data = TensorFAS(16)
+    assert self_target_head not in data.provides
+    result = train(out=tmp_path / "run", dataset=data, backbone="timm:test_resnet", image_size=SIZE,
+                   heads=[self_target_head], epochs=1, batch_size=8, device="cpu", progress=False)
+    assert result.epochs == 1
+    model = fgav.load_model(tmp_path / "run")
+    assert model.head_names == [self_target_head, CLASSIFICATION], "the head is trained, not left out"
+    audited = fgav.audit(model, data, heads=[self_target_head], attacks=["fgsm"], eps=[8 / 255], device="cpu")
+    entry = audited.find(part=self_target_head)[0]
+    assert entry["n"] == 16 and entry["change"][self_target_head] > 0, "the attack moved the aimed part"

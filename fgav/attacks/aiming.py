@@ -44,8 +44,9 @@ class PartObjective:
         if part not in model.heads:
             raise FgavError(f"the model has no part {part!r}; its parts: {', '.join(model.head_names)}")
         head = model.heads[part]
-        if head.target_key not in batch:
-            raise FgavError(f"the data has no ground truth {head.target_key!r} for the part {part!r}")
+        missing = head.missing_keys(batch)
+        if missing:
+            raise FgavError(f"the data has no ground truth {', '.join(map(repr, missing))} for the part {part!r}")
         device = batch["image"].device
         return cls(model, part, head.target(batch).to(device), batch["spoof"].to(device).long())
 

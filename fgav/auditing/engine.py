@@ -185,11 +185,11 @@ def plan_parts(model: MultiTaskModel, heads: Sequence[str] | str, provides: froz
     for name in names:
         if name not in model.heads:
             raise FgavError(f"the model has no part {name!r}; its parts: {', '.join(model.head_names)}, or all")
-        key = model.heads[name].target_key
-        if key in provides:
+        missing = model.heads[name].missing_keys(provides)
+        if not missing:
             parts.append(name)
         else:
-            notes.append(f"part {name!r} skipped: the data has no ground truth {key!r}")
+            notes.append(f"part {name!r} skipped: the data has no ground truth {', '.join(map(repr, missing))}")
     if not parts:
         raise FgavError("no part left to attack: " + "; ".join(notes))
     if "spoof" not in provides:

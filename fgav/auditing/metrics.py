@@ -57,7 +57,7 @@ class MetricAccumulator:
 
     def __init__(self, heads: Mapping[str, AuxHead], provides: frozenset[str] | set[str]) -> None:
         self.heads = dict(heads)
-        self.scored = [n for n, h in self.heads.items() if h.target_key in provides]
+        self.scored = [n for n, h in self.heads.items() if not h.missing_keys(provides)]
         self.n = 0
         self.right_clean = 0
         self.flipped = 0

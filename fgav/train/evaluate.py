@@ -109,7 +109,7 @@ def evaluate_model(
     """
     ctx = ctx or DistContext(device=next(model.parameters()).device)
     provides = provided_keys(dataset)
-    heads = [n for n in model.head_names if model.heads[n].target_key in provides]
+    heads = [n for n in model.head_names if not model.heads[n].missing_keys(provides)]
     missing = [n for n in model.head_names if n not in heads]
     if missing and note is not None and ctx.is_main:
         note(f"note: the data has no ground truth for {', '.join(missing)}: not evaluated")

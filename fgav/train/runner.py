@@ -34,9 +34,9 @@ def select_heads(heads: list[str] | None, provides: frozenset[str], *, note: Cal
     names = list(DEFAULT_HEADS if heads is None else heads)
     if CLASSIFICATION not in names:
         names.append(CLASSIFICATION)
-    if get_head(CLASSIFICATION).target_key not in provides:
+    if get_head(CLASSIFICATION).missing_keys(provides):
         raise FgavError("the data set has no live/spoof labels ('spoof'): nothing to train the decision on")
-    kept = [n for n in names if get_head(n).target_key in provides]
+    kept = [n for n in names if not get_head(n).missing_keys(provides)]
     dropped = [n for n in names if n not in kept]
     if dropped:
         note(f"note: the data has no ground truth for {', '.join(dropped)}: left out of the model")

@@ -36,7 +36,7 @@ class BrightnessHead(fgav.AuxHead):
     """Mean face brightness, regressed from the image itself (no label needed; MSE)."""
 
     name: ClassVar[str] = "example-brightness"
-    target_key: ClassVar[str] = "image"
+    target_key: ClassVar[str] = ""  # target() computes the ground truth from the image
     loss_weight: ClassVar[float] = 0.1
 
     def __init__(self, in_channels: int, **options: Any) -> None:
