@@ -26,7 +26,7 @@ import torch
 
 import fgav
 import fgav.models
-from fgav.attacks.aiming import PartObjective, foolbox_model
+from fgav.attacks.aiming import PartObjective, aimed_model
 from fgav.auditing.engine import Plan, run_audit
 from fgav.auditing.gradient import run_gradient_attack
 from fgav.model import CLASSIFICATION
@@ -93,7 +93,7 @@ def main() -> None:
     # 2. An 8-epsilon FGSM sweep: one gradient against Foolbox's gradient per epsilon.
     epsilons = [k / 255 for k in (1, 2, 3, 4, 6, 8, 12, 16)]
     objective = PartObjective.for_batch(model, CLASSIFICATION, batch)
-    fmodel = foolbox_model(objective)
+    fmodel = aimed_model(objective)
     criterion = fb.criteria.Misclassification(labels)
     figures["fgsm_sweep_fgav_s"] = timed(lambda: run_gradient_attack(fgsm, objective, x, epsilons), args.repeats)
     figures["fgsm_sweep_foolbox_s"] = timed(lambda: fgsm(fmodel, x, criterion, epsilons=epsilons), args.repeats)

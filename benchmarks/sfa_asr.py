@@ -39,24 +39,13 @@ from fgav.devices import resolve_device
 from fgav.sfa import sfa_for
 
 
-class Decision(torch.nn.Module):
-    """The live/spoof logits of a multitask model: what FGSM attacks."""
-
-    def __init__(self, model: fgav.MultiTaskModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)["classification"]
-
-
 def _load() -> str:
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def measure(model: fgav.MultiTaskModel, loader: Any, augmenter: fgav.Augmenter | None, eps: float, *, attack: bool) -> dict[str, Any]:
     """ASR and distortion from x of FGSM (or of S(x) alone where ``attack`` is false)."""
-    fmodel = fb.PyTorchModel(Decision(model).eval(), bounds=(0, 1))
+    fmodel = fgav.foolbox_model(model)
     right = fooled = n = 0
     linf = l2 = 0.0
     start = time.perf_counter()

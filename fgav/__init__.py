@@ -32,6 +32,7 @@ from fgav.registry import (  # noqa: E402
     list_heads,
 )
 from fgav.model import MultiTaskModel, build_model, load_model  # noqa: E402
+from fgav.attacks.aiming import foolbox_model  # noqa: E402
 from fgav.auditing import AuditResult, audit  # noqa: E402
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "create_augmenter",
     "create_backbone",
     "create_head",
+    "foolbox_model",
     "get_attack",
     "get_augmenter",
     "get_backbone",

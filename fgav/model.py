@@ -31,6 +31,16 @@ DEFAULT_HEADS: tuple[str, ...] = ("attribute", "spoof_type", "illumination", "de
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
 
+def spoof_probability(outputs: Mapping[str, Tensor] | Tensor) -> Tensor:
+    """The probability of spoof per sample ``(B,)``: the softmax of the live/spoof logits, class 1.
+
+    Args:
+        outputs: a model's outputs (head name -> output) or the ``(B, 2)`` logits themselves.
+    """
+    logits = outputs if isinstance(outputs, Tensor) else outputs[CLASSIFICATION]
+    return logits.float().softmax(dim=1)[:, 1]
+
+
 class MultiTaskModel(nn.Module):
     """A backbone with named auxiliary heads; ``forward`` returns head name -> output.
 

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from fgav.errors import FgavError
+from fgav.interfaces import device_of
 from fgav.model import CLASSIFICATION, MultiTaskModel
 
 BOUNDS = (0.0, 1.0)
@@ -86,6 +87,49 @@ class AimedModule(nn.Module):
         return logits.detach() + surrogate - surrogate.detach()
 
 
-def foolbox_model(objective: PartObjective) -> fb.PyTorchModel:
-    """A Foolbox model for an objective, bounds [0,1]."""
+class LiveSpoofModule(nn.Module):
+    """The live/spoof logits of a multitask model: the classification part, for Foolbox."""
+
+    def __init__(self, model: MultiTaskModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return the ``(B, 2)`` live/spoof logits."""
+        return self.model(x)[CLASSIFICATION]
+
+
+def aimed_model(objective: PartObjective) -> fb.PyTorchModel:
+    """A Foolbox model aimed at an objective's part for its batch, bounds [0,1]."""
     return fb.PyTorchModel(AimedModule(objective).eval(), bounds=BOUNDS, device=objective.labels.device)
+
+
+def foolbox_model(
+    model: MultiTaskModel, part: str = CLASSIFICATION, *, batch: Mapping[str, Any] | None = None
+) -> fb.PyTorchModel:
+    """A Foolbox model of a multitask FAS model aimed at any part, bounds [0,1] (public API).
+
+    Its logits are always the live/spoof decision, so Foolbox judges every success on
+    it; its gradients are those of ``part``'s loss (Eq. 11). Any Foolbox attack runs on
+    it unchanged::
+
+        fmodel = fgav.foolbox_model(model, "depth", batch=batch)
+        _, adv, success = fb.attacks.LinfPGD()(fmodel, batch["image"], batch["spoof"], epsilons=8 / 255)
+
+    Args:
+        model: the target, in eval mode, its parameters frozen or not.
+        part: the head whose loss the attack ascends (default the live/spoof decision).
+        batch: the batch the attack will run on (its ``image``, ``spoof`` labels and the
+            part's ground truth); needed for every part but ``classification``, and
+            the model then takes exactly that batch's images.
+
+    Raises:
+        FgavError: an unknown part, or a part other than the decision without a batch.
+    """
+    if part not in model.heads:
+        raise FgavError(f"the model has no part {part!r}; its parts: {', '.join(model.head_names)}")
+    if batch is None:
+        if part != CLASSIFICATION:
+            raise FgavError(f"aiming at the part {part!r} needs the batch (its ground truth): pass batch=")
+        return fb.PyTorchModel(LiveSpoofModule(model).eval(), bounds=BOUNDS, device=device_of(model))
+    return aimed_model(PartObjective.for_batch(model, part, batch))

@@ -19,7 +19,7 @@ import torch
 from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
 from torch import Tensor
 
-from fgav.attacks.aiming import PartObjective, foolbox_model
+from fgav.attacks.aiming import PartObjective, aimed_model
 from fgav.auditing.gradient import run_gradient_attack, runs_natively
 from fgav.auditing.metrics import MetricAccumulator
 from fgav.auditing.result import AuditResult
@@ -84,7 +84,7 @@ def _adversarials(
         return list(zip(epsilons, advs))
     wrapped = augmenter.wrap(attack, batch=batch)
     criterion = fb.criteria.Misclassification(objective.labels)
-    fmodel = foolbox_model(objective)
+    fmodel = aimed_model(objective)
     if isinstance(attack, (FixedEpsilonAttack, MinimizationAttack)):
         _, clipped, _ = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
         return [(eps, c.detach()) for eps, c in zip(epsilons, clipped)]

@@ -24,7 +24,7 @@ from torch import Tensor
 from fgav.data.labels import ENVIRONMENT_NAMES, ILLUMINATION_NAMES, SPOOF_TYPE_NAMES
 from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
-from fgav.model import CLASSIFICATION
+from fgav.model import CLASSIFICATION, spoof_probability
 
 BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "spoof_type": SPOOF_TYPE_NAMES,
@@ -98,7 +98,7 @@ class MetricAccumulator:
             self.change[name] += float(relative_change(clean[name], adv[name]).sum())
         for key, values in distortion(x, x_adv).items():
             self.dist[key] += float(values.sum())
-        self.scores.append(adv[CLASSIFICATION].float().softmax(1)[:, 1].cpu())
+        self.scores.append(spoof_probability(adv).cpu())
         self.labels.append(labels.cpu())
         for key in BREAKDOWNS:
             if key not in batch:

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from fgav.auditing.gradient import run_gradient_attack
 from fgav.attacks.aiming import PartObjective
 from fgav.interfaces import Augmenter
-from fgav.model import CLASSIFICATION, MultiTaskModel
+from fgav.model import CLASSIFICATION, MultiTaskModel, spoof_probability
 from fgav.registry import create_attack
 from fgav.reproduce.jobs import Setting
 
@@ -47,7 +47,7 @@ def examples_figure(
     (pushed,) = run_gradient_attack(fgsm, objective, augmented, [eps])
     columns = [("clean", x), ("FGSM", plain), ("S(x)", augmented), ("FGSM + SFA", pushed)]
     with torch.no_grad():
-        probs = [model(images)[CLASSIFICATION].softmax(1)[:, 1] for _, images in columns]
+        probs = [spoof_probability(model(images)) for _, images in columns]
     pad, text = 6, 28
     width = len(columns) * (cell + pad) + pad
     height = text + len(x) * (cell + text) + pad

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from fgav.errors import FgavError
+from fgav.model import spoof_probability
 
 if TYPE_CHECKING:
     from fgav.sfa.augmenter import SFA
@@ -77,8 +78,8 @@ def sfa_figure(
         s = sfa(x, {"spoof": spoof})
         p_clean = p_aug = None
         if model is not None:
-            p_clean = model(x)["classification"].softmax(1)[:, 1].tolist()
-            p_aug = model(s)["classification"].softmax(1)[:, 1].tolist()
+            p_clean = spoof_probability(model(x)).tolist()
+            p_aug = spoof_probability(model(s)).tolist()
     bound = sfa.alpha * float(texture.max()) if sfa.texture else sfa.alpha
     rows = [
         [_rgb(x[i]), _rgb(texture[i]), signed_map(m_live[i], bound), signed_map(m_spoof[i], bound), _rgb(s[i])]

@@ -22,7 +22,7 @@ from fgav.errors import FgavError
 from fgav.heads.maps import MapHead
 from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
-from fgav.model import CLASSIFICATION, MultiTaskModel
+from fgav.model import MultiTaskModel, spoof_probability
 from fgav.train.accel import autocast, move_batch
 from fgav.train.distributed import DistContext, gather_objects, init_distributed, shard_indices
 from fgav.train.progress import progress_bar
@@ -68,7 +68,7 @@ def _shard_results(
                         sums[name][0] += float(head.loss(pred, target).float().cpu()[valid].sum())
                         sums[name][1] += float(valid.sum())
                 valid = _valid(raw, "spoof", n)
-                probs = outputs[CLASSIFICATION].float().softmax(dim=1)[:, 1].cpu()
+                probs = spoof_probability(outputs).cpu()
                 scores += probs[valid].tolist()
                 labels += batch["spoof"].cpu()[valid].long().tolist()
             bar.update(task, advance=n + skipped_in(raw), info="")

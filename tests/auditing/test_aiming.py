@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import foolbox as fb
 import pytest
 import torch
 
@@ -50,3 +51,23 @@ def test_objective_errors_are_one_line() -> None:
     del batch["depth"]
     with pytest.raises(FgavError, match="no ground truth 'depth' for the part 'depth'"):
         PartObjective.for_batch(model, "depth", batch)
+
+
+def test_the_public_foolbox_model_aims_at_any_part(tiny_target, tiny_data) -> None:
+    batch = make_batch(4, 32)
+    plain = fgav.foolbox_model(tiny_target)
+    assert torch.equal(plain(batch["image"]), tiny_target(batch["image"])["classification"])
+    aimed = fgav.foolbox_model(tiny_target, "depth", batch=batch)
+    assert torch.allclose(aimed(batch["image"]), plain(batch["image"])), "values are the live/spoof logits"
+    x = batch["image"].clone().requires_grad_(True)
+    aimed(x)[:, 1].sum().backward()
+    reference = batch["image"].clone().requires_grad_(True)
+    objective = PartObjective.for_batch(tiny_target, "depth", batch)
+    AimedModule(objective)(reference)[:, 1].sum().backward()
+    assert torch.equal(x.grad, reference.grad), "gradients are the aimed part's"
+    _, _, success = fb.attacks.FGSM()(aimed, batch["image"], batch["spoof"], epsilons=8 / 255)
+    assert success.shape == (4,)
+    with pytest.raises(fgav.FgavError, match="needs the batch"):
+        fgav.foolbox_model(tiny_target, "depth")
+    with pytest.raises(fgav.FgavError, match="no part 'nose'"):
+        fgav.foolbox_model(tiny_target, "nose")

@@ -6,7 +6,7 @@ import foolbox as fb
 import torch
 
 import fgav
-from fgav.attacks.aiming import PartObjective, foolbox_model
+from fgav.attacks.aiming import PartObjective, aimed_model
 from fgav.auditing.gradient import run_gradient_attack, runs_natively
 from tests.conftest import make_batch
 
@@ -25,7 +25,7 @@ def test_fgsm_sweep_equals_foolbox_for_every_epsilon() -> None:
     attack = fgav.create_attack("fgsm")
     assert runs_natively(attack)
     ours = run_gradient_attack(attack, objective, batch["image"], EPSILONS)
-    _, theirs, _ = attack(foolbox_model(objective), batch["image"], fb.criteria.Misclassification(batch["spoof"]),
+    _, theirs, _ = attack(aimed_model(objective), batch["image"], fb.criteria.Misclassification(batch["spoof"]),
                           epsilons=EPSILONS)
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
@@ -37,7 +37,7 @@ def test_pgd_without_early_stop_equals_foolbox_with_the_same_seed() -> None:
     torch.manual_seed(5)
     ours = run_gradient_attack(attack, objective, batch["image"], EPSILONS[1:], early_stop=False)
     torch.manual_seed(5)
-    _, theirs, _ = attack(foolbox_model(objective), batch["image"], fb.criteria.Misclassification(batch["spoof"]),
+    _, theirs, _ = attack(aimed_model(objective), batch["image"], fb.criteria.Misclassification(batch["spoof"]),
                           epsilons=EPSILONS[1:])
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)

@@ -36,17 +36,6 @@ def batches(x: torch.Tensor, spoof: torch.Tensor, size: int) -> list[dict[str, A
     return [{"image": x[i : i + size], "spoof": spoof[i : i + size]} for i in range(0, len(x), size)]
 
 
-class Decision(torch.nn.Module):
-    """The live/spoof logits of a multitask model: what Foolbox attacks."""
-
-    def __init__(self, model: fgav.MultiTaskModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)["classification"]
-
-
 def train_target(steps: int = 30, *, seed: int = 0) -> fgav.MultiTaskModel:
     """A ``timm:test_resnet`` target trained for a few steps on the tiny task."""
     torch.manual_seed(seed)

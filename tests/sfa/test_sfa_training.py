@@ -11,7 +11,7 @@ import torch
 import fgav
 from fgav.errors import FgavError
 from fgav.sfa import SFA
-from tests.sfa.conftest import Decision, batches, make_task
+from tests.sfa.conftest import batches, make_task
 
 
 def test_fit_lowers_the_loss(fit_run: dict[str, Any]) -> None:
@@ -58,7 +58,7 @@ def test_sfa_push_raises_fgsm_asr(target: fgav.MultiTaskModel, fit_run: dict[str
     """The property of Tab. 1: on a trained target, SFA (push) beats no augmentation, and
     the gain comes from training (an unfitted SFA of the same bound does not give it)."""
     x, y = make_task(64, seed=2)
-    model = fb.PyTorchModel(Decision(target).eval(), bounds=(0, 1))
+    model = fgav.foolbox_model(target)
     assert (model(x).argmax(1) == y).float().mean() > 0.9, "the target has learnt the task"
     none = _fgsm_asr(model, x, y, fgav.create_augmenter("none"))
     push = _fgsm_asr(model, x, y, fit_run["sfa"])

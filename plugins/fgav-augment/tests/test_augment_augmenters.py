@@ -49,17 +49,6 @@ class TinyFAS(Dataset):
         return out
 
 
-class LiveSpoof(torch.nn.Module):
-    """The live/spoof logits of a multitask model, for Foolbox."""
-
-    def __init__(self, model: fgav.MultiTaskModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)["classification"]
-
-
 @pytest.fixture(scope="module")
 def model() -> fgav.MultiTaskModel:
     torch.manual_seed(0)
@@ -143,7 +132,7 @@ def test_wrapped_fgsm_starts_from_the_augmented_image(name: str, model: fgav.Mul
     batch = _batch(4)
     x, labels = batch["image"], batch["spoof"]
     augmenter = fgav.create_augmenter(name)
-    fmodel = fb.PyTorchModel(LiveSpoof(model).eval(), bounds=(0, 1))
+    fmodel = fgav.foolbox_model(model)
     eps = 8 / 255
     _, clipped, success = augmenter.wrap(fb.attacks.FGSM(), batch=batch)(fmodel, x, labels, epsilons=eps)
     start = augmenter(x, batch)

@@ -48,17 +48,6 @@ class TinyFAS(Dataset):
         return out
 
 
-class LiveSpoof(torch.nn.Module):
-    """The live/spoof logits of a multitask model, for Foolbox."""
-
-    def __init__(self, model: fgav.MultiTaskModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)["classification"]
-
-
 class StrideFour(fgav.Backbone):
     """Two strided convolutions: an 8x8 map at 32 px (timm's test_resnet gives 1x1 there,
     where every CAM is constant), and few channels, so that Score-CAM stays fast."""
@@ -215,7 +204,7 @@ def test_wrapped_fgsm_starts_from_the_augmented_image(name: str, model: fgav.Mul
     batch = _batch()
     x, labels = batch["image"], batch["spoof"]
     augmenter = _bound(name, model)
-    fmodel = fb.PyTorchModel(LiveSpoof(model).eval(), bounds=(0, 1))
+    fmodel = fgav.foolbox_model(model)
     _, clipped, success = augmenter.wrap(fb.attacks.FGSM(), batch=batch)(fmodel, x, labels, epsilons=ALPHA)
     with torch.no_grad():
         start = augmenter(x, batch)
