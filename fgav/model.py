@@ -14,6 +14,8 @@ from torch import Tensor, nn
 
 from fgav.errors import FgavError, UnknownComponentError
 from fgav.interfaces import AuxHead, Backbone
+from fgav.io import write_atomically
+from fgav.version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import ItemsView, ValuesView
@@ -112,16 +114,10 @@ class MultiTaskModel(nn.Module):
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
-        import fgav
-
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        config = {**self.config, "fgav_version": fgav.__version__, "loss_weights": self.loss_weights}
-        tmp = directory / (WEIGHTS_FILE + ".tmp")
-        _save_safetensors(self, str(tmp))
-        tmp.replace(directory / WEIGHTS_FILE)  # atomic: a crash never leaves half a checkpoint
-        (directory / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2, sort_keys=True))
-        (directory / (CONFIG_FILE + ".tmp")).replace(directory / CONFIG_FILE)
+        config = {**self.config, "fgav_version": __version__, "loss_weights": self.loss_weights}
+        write_atomically(directory / WEIGHTS_FILE, lambda tmp: _save_safetensors(self, str(tmp)))
+        write_atomically(directory / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True))
         return directory
 
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fgav.auditing.result import write_atomically
 from fgav.errors import FgavError
+from fgav.io import write_atomically
 
 def save_state(
     path: Path,

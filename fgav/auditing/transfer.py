@@ -19,9 +19,10 @@ from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
 from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
-from fgav.auditing.result import _clean, _eps, _fmt, markdown_table, write_atomically
+from fgav.auditing.result import _clean, _eps, _fmt, markdown_table
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
+from fgav.io import write_atomically
 from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
 
 

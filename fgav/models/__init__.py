@@ -11,7 +11,6 @@ training never leaves a half-made default behind.
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from rich.console import Console
 
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
+from fgav.io import safe_name
 from fgav.model import CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel, load_model
 
 # Bump when the default recipe or SynthSpoof changes, so stale defaults are retrained.
@@ -41,7 +41,7 @@ def default_checkpoint(backbone: str, *, image_size: int = 64) -> Path:
     """
     from fgav.data.cache import default_difficulty
 
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", backbone)
+    safe = safe_name(backbone)
     name = f"{safe}-synth-s{int(image_size)}-d{default_difficulty():g}-v{DEFAULT_VERSION}"
     return _cache_root() / "models" / name
 

@@ -8,7 +8,6 @@ builds the tables from all the results.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from fgav.auditing import AuditResult, audit
 from fgav.auditing.transfer import TransferResult, transfer
 from fgav.errors import FgavError
+from fgav.io import safe_name
 from fgav.model import MultiTaskModel
 
 Result = AuditResult | TransferResult
@@ -71,9 +71,7 @@ class Job:
         return f"{'+'.join(map(str, attacks))} {where}, {'/'.join(map(str, o.get('augmenters', ())))}"
 
 
-def file_key(name: str) -> str:
-    """A name made safe for a file name (``timm:test_resnet`` -> ``timm_test_resnet``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+file_key = safe_name  # the name the reproduce modules know it by
 
 
 def unique_jobs(jobs: Sequence[Job]) -> list[Job]:

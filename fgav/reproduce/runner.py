@@ -25,9 +25,9 @@ from typing import Any, TypedDict
 import torch
 from rich.console import Console
 
-from fgav.auditing.result import write_atomically
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
+from fgav.io import safe_name, write_atomically
 from fgav.model import MultiTaskModel, load_model
 from fgav.reproduce.experiments import EXPERIMENTS, names, plan
 from fgav.reproduce.jobs import Job, Result, Setting, job_cost, model_flops, run_job
@@ -70,7 +70,7 @@ def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, q
     from fgav.models import default, is_cached
     from fgav.train import train
 
-    folders = {b: out / "models" / b.replace(":", "-") for b in backbones}
+    folders = {b: out / "models" / safe_name(b) for b in backbones}
     if data == "synth" and not quick:
         todo = [b for b in backbones if not is_cached(b)]
     else:

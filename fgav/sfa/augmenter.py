@@ -13,6 +13,8 @@ from torch import Tensor
 
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter, Batch
+from fgav.io import write_atomically
+from fgav.version import __version__
 from fgav.sfa.lbp import lbp
 from fgav.sfa.vae import MapVAE
 
@@ -164,17 +166,12 @@ class SFA(Augmenter):
 
     def save(self, directory: str | Path) -> Path:
         """Write ``sfa.safetensors`` and ``sfa.json`` (options, target, training figures)."""
-        import fgav
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        tmp = directory / (WEIGHTS_FILE + ".tmp")
-        save_file(tensors, str(tmp))
-        tmp.replace(directory / WEIGHTS_FILE)
-        record = {**self.config, **self.info, "fgav_version": fgav.__version__}
-        (directory / (CONFIG_FILE + ".tmp")).write_text(json.dumps(record, indent=2, sort_keys=True))
-        (directory / (CONFIG_FILE + ".tmp")).replace(directory / CONFIG_FILE)
+        write_atomically(directory / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)))
+        record = {**self.config, **self.info, "fgav_version": __version__}
+        write_atomically(directory / CONFIG_FILE, json.dumps(record, indent=2, sort_keys=True))
         return directory
 
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from fgav.errors import FgavError
+from fgav.io import write_atomically
 from fgav.model import CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel
 
 STATE_FILE = "train_state.pt"
@@ -71,9 +72,7 @@ def save_checkpoint(
         "rng": rng_state(),
         "options_json": json.dumps(options, sort_keys=True),
     }
-    tmp = directory / (STATE_FILE + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(directory / STATE_FILE)  # atomic: an interrupted save keeps the old state
+    write_atomically(directory / STATE_FILE, lambda tmp: torch.save(state, tmp))  # a kill keeps the old state
 
 
 def load_state(directory: Path) -> dict[str, Any]:
