@@ -7,59 +7,29 @@ returns an :class:`AuditResult`; ``fgav audit`` is the same on the command line.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 
 from fgav.auditing.engine import DEFAULT_EPSILON, Plan, check_images, epsilons_of, plan_parts, run_audit
 from fgav.auditing.result import AuditResult
+from fgav.auditing.setup import (
+    AttackSpec,
+    AugmenterSpec,
+    build_attacks,
+    build_augmenters,
+    data_label,
+    frozen_model,
+    open_data,
+    provided_keys,
+    training_data,
+)
+from fgav.data import make_loader
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
-from fgav.interfaces import Augmenter
-from fgav.model import MultiTaskModel, load_model
-
-AttackSpec = str | Any
-AugmenterSpec = str | Augmenter
-
-
-def _attacks(attacks: Sequence[AttackSpec], options: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
-    from fgav.registry import create_attack
-
-    built = []
-    for spec in attacks:
-        if isinstance(spec, str):
-            built.append((spec, create_attack(spec, **dict(options.get(spec, {})))))
-        else:
-            built.append((getattr(spec, "name", "") or type(spec).__name__, spec))
-    return built
-
-
-def _augmenters(
-    specs: Sequence[AugmenterSpec],
-    model: MultiTaskModel,
-    options: Mapping[str, Mapping[str, Any]],
-    train_data: Callable[[], Any],
-) -> list[tuple[str, Augmenter]]:
-    from fgav.registry import get_augmenter
-
-    built = []
-    for spec in specs:
-        if isinstance(spec, Augmenter):
-            built.append((spec.name or type(spec).__name__, spec))
-            continue
-        # "sfa:guide" names an augmenter and its mode, so push and guide fit in one audit.
-        name, _, mode = spec.partition(":")
-        cls = get_augmenter(name)
-        opts = {**options.get(name, {}), **options.get(spec, {}), **({"mode": mode} if mode else {})}
-        try:
-            augmenter = cls.for_model(model, data=train_data(), **opts)
-        except TypeError as exc:  # an option the augmenter does not take
-            raise FgavError(f"augmenter {name!r}: {exc}".splitlines()[0]) from exc
-        label = name if augmenter.mode == "push" else f"{name}:{augmenter.mode}"
-        built.append((label, augmenter))
-    return built
+from fgav.model import MultiTaskModel
 
 
 def audit(
@@ -109,40 +79,23 @@ def audit(
     Returns:
         An :class:`AuditResult` with one entry per (part, attack, epsilon, augmenter).
     """
-    from fgav.data import make_loader, open_dataset
-
     started = time.perf_counter()
     dev = resolve_device(device)
-    if not isinstance(model, MultiTaskModel):
-        model = load_model(model, device=dev)
+    model = frozen_model(model, dev)
     if batch_size < 1:
         raise FgavError(f"batch size must be at least 1, not {batch_size}")
-    if limit is not None and limit < 1:
-        raise FgavError(f"limit must be at least 1, not {limit}")
     image_size = int(model.config.get("image_size", 64))
     source = data
-    if isinstance(data, (str, Path)):
-        data = open_dataset(data, split=split, image_size=image_size)
-    if limit is not None:
-        data = data.limit(limit) if hasattr(data, "limit") else torch.utils.data.Subset(data, range(min(limit, len(data))))
-    provides = frozenset(cast("Iterable[str]", getattr(data, "provides", None)
-                              or getattr(getattr(data, "dataset", None), "provides", ())))
+    data = open_data(data, split=split, image_size=image_size, limit=limit)
+    provides = provided_keys(data)
     parts, notes = plan_parts(model, heads, provides)
     epsilons = epsilons_of(eps)
-
-    opened: dict[str, Any] = {}
-
-    def train_data() -> Any:
-        """The training split an augmenter fits on (opened once, only for a path)."""
-        if isinstance(source, (str, Path)) and "train" not in opened:
-            opened["train"] = open_dataset(source, split="train", image_size=image_size)
-        return opened.get("train")
-
     plan = Plan(
         parts=parts,
-        attacks=_attacks(attacks, attack_options or {}),
+        attacks=build_attacks(attacks, attack_options or {}),
         epsilons=epsilons,
-        augmenters=_augmenters(augmenters, model, augmenter_options or {}, train_data),
+        augmenters=build_augmenters(augmenters, model, augmenter_options or {},
+                                    training_data(source, image_size=image_size)),
         early_stop=early_stop,
         seed=seed,
     )
@@ -157,7 +110,7 @@ def audit(
     if resume and state_path is None:
         raise FgavError("resuming needs the state file of the interrupted audit (state_path)")
     fingerprint = {
-        "model": model.config, "data": str(source) if isinstance(source, (str, Path)) else type(source).__name__,
+        "model": model.config, "data": data_label(source),
         "split": split, "n": total, "parts": parts, "attacks": [name for name, _ in plan.attacks],
         "attack_options": {k: repr(v) for k, v in (attack_options or {}).items()},
         "augmenters": [name for name, _ in plan.augmenters], "epsilons": epsilons,
@@ -181,7 +134,7 @@ def audit(
     config = {
         "model": model.config,
         "checkpoint": str(model.checkpoint_dir) if model.checkpoint_dir else None,
-        "data": str(source) if isinstance(source, (str, Path)) else type(source).__name__,
+        "data": data_label(source),
         "split": split,
         "parts": parts,
         "attacks": [name for name, _ in plan.attacks],

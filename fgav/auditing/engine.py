@@ -76,7 +76,9 @@ def _adversarials(
     early_stop: bool,
 ) -> list[tuple[float | None, Tensor]]:
     """The adversarial batch for each epsilon (one, with epsilon None, for attacks without)."""
-    if runs_natively(attack):
+    # The fast native path does push/guide itself: only for augmenters that keep the base
+    # class's wrap (one that overrides wrap must have its wrapping used).
+    if runs_natively(attack) and type(augmenter).wrap is Augmenter.wrap:
         push = augmenter.mode == "push"
         start = augmented if push else x
         shift = None if push else (augmented - x)

@@ -19,11 +19,14 @@ from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
 from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
+from fgav.auditing.setup import build_attacks, build_augmenters, data_label, frozen_model, open_data, training_data
+from fgav.data import SkipCounter, make_loader
 from fgav.auditing.result import _clean, _eps, _fmt, markdown_table
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
+from fgav.interfaces import Augmenter
 from fgav.io import write_atomically
-from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
+from fgav.model import CLASSIFICATION, MultiTaskModel
 
 
 @dataclass
@@ -95,7 +98,7 @@ def transfer(
     *,
     attack: str | Any = "fgsm",
     eps: float | Sequence[float] | None = 8 / 255,
-    augmenters: Sequence[str] = ("none", "sfa"),
+    augmenters: Sequence[str | Augmenter] = ("none", "sfa"),
     limit: int | None = None,
     batch_size: int = 32,
     device: str | torch.device = "auto",
@@ -111,7 +114,8 @@ def transfer(
         data: a Dataset, a path, or ``"synth"``.
         attack: a registered attack name or a Foolbox attack instance.
         eps: the budget(s).
-        augmenters: registered augmenter names, each built for each source.
+        augmenters: registered augmenter names (``sfa:guide`` sets the mode), each built
+            for each source.
         limit: use only the first ``limit`` samples.
         batch_size: samples per batch.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -120,36 +124,23 @@ def transfer(
         augmenter_options: keyword options per augmenter name.
         split: the split of ``data`` when it is a path.
     """
-    from fgav.data import SkipCounter, make_loader, open_dataset
-    from fgav.registry import create_attack, get_augmenter
-
     started = time.perf_counter()
     dev = resolve_device(device)
     if len(models) < 1:
         raise FgavError("transfer needs at least one model")
-    loaded = {name: (m if isinstance(m, MultiTaskModel) else load_model(m, device=dev)).to(dev).eval()
-              for name, m in models.items()}
+    loaded = {name: frozen_model(m, dev) for name, m in models.items()}
     sizes = {name: int(m.config.get("image_size", 64)) for name, m in loaded.items()}
     if len(set(sizes.values())) > 1:
         raise FgavError(f"transfer needs models of one image size; got {sizes}")
-    for m in loaded.values():
-        for p in m.parameters():
-            p.requires_grad_(False)
     image_size = next(iter(sizes.values()))
     source = data
-    if isinstance(data, (str, Path)):
-        data = open_dataset(data, split=split, image_size=image_size)
-    if limit is not None:
-        data = data.limit(limit)
+    data = open_data(data, split=split, image_size=image_size, limit=limit)
     epsilons = epsilons_of(eps)
-    attack_obj = create_attack(attack, **dict(attack_options or {})) if isinstance(attack, str) else attack
-    attack_name = attack if isinstance(attack, str) else getattr(attack, "name", type(attack).__name__)
-    train = open_dataset(source, split="train", image_size=image_size) if isinstance(source, (str, Path)) else None
-    built = {
-        (src, aug): get_augmenter(aug).for_model(model, data=train, **dict((augmenter_options or {}).get(aug, {})))
-        for src, model in loaded.items()
-        for aug in augmenters
-    }
+    attack_name, attack_obj = build_attacks([attack], {attack: attack_options or {}} if isinstance(attack, str) else {})[0]
+    train_data = training_data(source, image_size=image_size)
+    built = {src: build_augmenters(augmenters, model, augmenter_options or {}, train_data)
+             for src, model in loaded.items()}
+    labels_of_augmenters = [label for label, _ in next(iter(built.values()))]
     torch.manual_seed(seed)
     right: dict[tuple[str, str, str, float | None], int] = {}
     clean_right = dict.fromkeys(loaded, 0)
@@ -167,8 +158,7 @@ def transfer(
                 clean_right[name] += int((model(x)[CLASSIFICATION].argmax(1) == labels).sum())
         for src, model in loaded.items():
             objective = PartObjective.for_batch(model, CLASSIFICATION, batch)
-            for aug in augmenters:
-                augmenter = built[(src, aug)]
+            for aug, augmenter in built[src]:
                 with torch.no_grad():
                     augmented = augmenter(x, batch).clamp(0, 1)
                 for epsilon, x_adv in _adversarials(attack_obj, augmenter, objective, x, augmented, batch,
@@ -186,8 +176,8 @@ def transfer(
     ]
     config = {
         "models": {name: str(m.checkpoint_dir or m.config.get("backbone")) for name, m in loaded.items()},
-        "data": str(source) if isinstance(source, (str, Path)) else type(source).__name__,
-        "attack": attack_name, "epsilons": epsilons, "augmenters": list(augmenters), "limit": limit,
+        "data": data_label(source),
+        "attack": attack_name, "epsilons": epsilons, "augmenters": labels_of_augmenters, "limit": limit,
         "seed": seed, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
     }
     return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths))

@@ -173,3 +173,51 @@ def test_push_and_guide_in_one_audit(tiny_target, tiny_data) -> None:
     assert push["mode"] == "push" and guide["mode"] == "guide"
     assert guide["distortion"]["linf"] <= 4 / 255 + 1e-6, "guide stays within epsilon of x"
     assert push["distortion"]["linf"] > 4 / 255 + 0.04, "push starts from S(x), 0.05 away"
+
+
+def test_an_augmenter_that_overrides_wrap_is_not_bypassed(tiny_target, tiny_data) -> None:
+    """FGSM and PGD have a fast native path; an augmenter's own wrap must still be used."""
+
+    class Counting(fgav.Augmenter):
+        """The identity, counting the attacks it wraps."""
+
+        name = "test-counting"
+        wrapped: list[str] = []
+
+        def forward(self, x: torch.Tensor, batch: Any) -> torch.Tensor:
+            return x
+
+        def wrap(self, attack: Any, *, batch: Any = None) -> Any:
+            type(self).wrapped.append(type(attack).__name__)
+            return super().wrap(attack, batch=batch)
+
+    result = audit(tiny_target, tiny_data.limit(8), attacks=["fgsm", "pgd"], eps=[4 / 255],
+                   augmenters=[Counting()], device="cpu", attack_options={"pgd": {"steps": 2}})
+    assert len(Counting.wrapped) == 2 * 1, Counting.wrapped  # one batch, two attacks
+    assert {e["attack"] for e in result.find(augmenter="test-counting")} == {"fgsm", "pgd"}
+
+
+def test_transfer_and_audit_share_their_set_up(tiny_target, tiny_data) -> None:
+    """Transfer accepts what audit accepts: a data set without limit() and sfa:guide-style modes."""
+    from fgav.auditing.transfer import transfer
+
+    class Shift(fgav.Augmenter):
+        """Brightens every image by 0.05."""
+
+        name = "test-shift"
+
+        def forward(self, x: torch.Tensor, batch: Any) -> torch.Tensor:
+            return (x + 0.05).clamp(0, 1)
+
+    from fgav import registry
+
+    plain = torch.utils.data.Subset(tiny_data, range(8))  # no limit(): the Subset fallback
+    reg = registry.load_plugins()
+    reg.components["augmenter"]["test-shift"] = registry.ComponentInfo("augmenter", "test-shift", Shift, "test", "0")
+    try:
+        result = transfer({"a": tiny_target}, plain, attack="fgsm", eps=[4 / 255], limit=4,
+                          augmenters=["test-shift", "test-shift:guide"], device="cpu")
+    finally:
+        del reg.components["augmenter"]["test-shift"]
+    assert {e["augmenter"] for e in result.entries} == {"test-shift", "test-shift:guide"}
+    assert {e["n"] for e in result.entries} == {4}
