@@ -21,7 +21,9 @@ DEMO_ARGS ?= --backbone resnet18 --head depth
 demo: $(STAMP)
 	$(FGAV) audit $(DEMO_ARGS)
 
+# The layer contract (.importlinter, see docs/architecture.md) is checked before the tests.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)

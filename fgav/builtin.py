@@ -1,7 +1,10 @@
 """fgav's own components, registered through the same hooks as any third-party plugin.
 
-Each hook imports its modules when called, so that one broken module is reported by
-``fgav plugins`` as a failure of the built-in plugin instead of breaking ``import fgav``.
+Each hook imports its modules when called (the one kind of function-level import fgav
+keeps on purpose): a kind's modules load only when that kind is first looked up, so
+building a model never loads the attacks, SFA or the CLI; and one broken module is
+reported by ``fgav plugins`` as a failure of the built-in plugin instead of breaking
+``import fgav``. The registry loads this module by name (see ``BUILTIN_PLUGIN``).
 """
 
 from __future__ import annotations
@@ -33,17 +36,20 @@ def fgav_heads() -> list[type]:
 @hookimpl
 def fgav_augmenters() -> list[type]:
     """The identity and SFA."""
-    from fgav.augmenters import BUILTIN_AUGMENTERS
+    from fgav.augmenters.none import NoAugmenter
+    from fgav.sfa.augmenter import SFA
 
-    return list(BUILTIN_AUGMENTERS)
+    return [NoAugmenter, SFA]
 
 
 @hookimpl
 def fgav_attacks() -> list[type]:
     """Foolbox's attacks under short names, and the attacks Foolbox lacks."""
-    from fgav.attacks import BUILTIN_ATTACKS
+    from fgav.attacks.foolbox_attacks import FOOLBOX_ATTACKS
+    from fgav.attacks.sparse import SparseAttack
+    from fgav.attacks.stadv import STAdvAttack
 
-    return list(BUILTIN_ATTACKS)
+    return [*FOOLBOX_ATTACKS, STAdvAttack, SparseAttack]
 
 
 @hookimpl

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from fgav.augmenters.wrapping import AugmentedAttack
 from fgav.errors import FgavError
 
 if TYPE_CHECKING:
@@ -146,16 +147,20 @@ class Augmenter(nn.Module):
 
         Args:
             model: the frozen target.
-            data: training data (a Dataset of batch dicts) to fit on, if needed.
+            data: training batches to fit on, if needed: an iterable of batch dicts (the
+                audit gives ``fgav.data.make_loader(train split, batch_size=32,
+                shuffle=True)``; an augmenter that overrides this method, like SFA,
+                gets the Dataset of the training split itself).
             **options: the augmenter's keyword options.
         """
         augmenter = cls(**options)
         if augmenter.needs_fit:
             if data is None:
                 raise FgavError(f"augmenter {cls.name!r} must be fitted to the target: give it training data")
-            from fgav.data import make_loader
-
-            augmenter.fit(model, make_loader(data, batch_size=32, shuffle=True))
+            if isinstance(data, torch.utils.data.Dataset):
+                raise FgavError(f"augmenter {cls.name!r} fits on batches: give data=fgav.data.make_loader(dataset, "
+                                "batch_size=32, shuffle=True)")
+            augmenter.fit(model, data)
         return augmenter
 
     def forward(self, x: Tensor, batch: Mapping[str, Any]) -> Tensor:  # pragma: no cover
@@ -170,8 +175,6 @@ class Augmenter(nn.Module):
             batch: the batch dict of the inputs; where absent, the labels of the
                 criterion stand for ``batch["spoof"]``.
         """
-        from fgav.augmenters.wrapping import AugmentedAttack
-
         return AugmentedAttack(attack, self, batch=batch, mode=self.mode)
 
 

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from fgav.errors import FgavError, UnknownComponentError
 from fgav.interfaces import AuxHead, Backbone
 from fgav.io import write_atomically
+from fgav.registry import create_backbone, create_head, get_head
 from fgav.version import __version__
 
 if TYPE_CHECKING:
@@ -144,8 +145,6 @@ def build_model(
     Raises:
         UnknownComponentError: a name no installed plugin registers.
     """
-    from fgav.registry import create_backbone, create_head, get_head
-
     names = list(DEFAULT_HEADS if heads is None else heads)
     if CLASSIFICATION not in names:
         names.append(CLASSIFICATION)

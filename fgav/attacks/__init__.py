@@ -1,9 +1,6 @@
-"""Built-in attacks: Foolbox's own under short names, and the ones Foolbox lacks."""
+"""Attacks: Foolbox's own under short names (:mod:`fgav.attacks.foolbox_attacks`), the ones
+Foolbox lacks (:mod:`fgav.attacks.stadv`, :mod:`fgav.attacks.sparse`), and the aiming of any
+attack at one part of a model (:mod:`fgav.attacks.aiming`).
 
-from __future__ import annotations
-
-from fgav.attacks.foolbox_attacks import FOOLBOX_ATTACKS
-from fgav.attacks.sparse import SparseAttack
-from fgav.attacks.stadv import STAdvAttack
-
-BUILTIN_ATTACKS: list[type] = [*FOOLBOX_ATTACKS, STAdvAttack, SparseAttack]
+This package imports nothing itself, so aiming an attack never loads every attack.
+"""

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import torch
 
-from fgav.data import open_dataset
+from fgav.data import make_loader, open_dataset
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
 from fgav.model import MultiTaskModel, load_model
@@ -98,8 +98,11 @@ def build_augmenters(
         name, _, mode = spec.partition(":")
         cls = get_augmenter(name)
         opts = {**options.get(name, {}), **options.get(spec, {}), **({"mode": mode} if mode else {})}
+        data = train_data()
+        if data is not None and cls.for_model.__func__ is Augmenter.for_model.__func__:  # type: ignore[attr-defined]
+            data = make_loader(data, batch_size=32, shuffle=True)  # the base class fits on batches
         try:
-            augmenter = cls.for_model(model, data=train_data(), **opts)
+            augmenter = cls.for_model(model, data=data, **opts)
         except TypeError as exc:  # an option the augmenter does not take
             raise FgavError(f"augmenter {name!r}: {exc}".splitlines()[0]) from exc
         label = name if augmenter.mode == "push" else f"{name}:{augmenter.mode}"

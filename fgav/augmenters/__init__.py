@@ -1,8 +1,6 @@
-"""Built-in augmenters: the identity and SFA."""
+"""Augmenters: the identity (:mod:`fgav.augmenters.none`) and the wrapping of any Foolbox
+attack on an augmented input (:mod:`fgav.augmenters.wrapping`). SFA is in :mod:`fgav.sfa`.
 
-from __future__ import annotations
-
-from fgav.augmenters.none import NoAugmenter
-from fgav.sfa.augmenter import SFA
-
-BUILTIN_AUGMENTERS: list[type] = [NoAugmenter, SFA]
+This package imports nothing itself: the base class :class:`fgav.Augmenter` imports the
+wrapping, so importing the identity never loads SFA.
+"""

@@ -11,7 +11,6 @@ half a tree behind (only a temporary folder, removed by the next generation).
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from fgav.data.synth.sample import DEFAULT_DIFFICULTY
 from fgav.errors import FgavError
 
 SYNTH_DEFAULTS: dict[str, int] = {"n": 2500, "size": 64, "seed": 0}
@@ -42,11 +42,8 @@ def cache_dir() -> Path:
 
 
 def default_difficulty() -> float:
-    """The renderer's default difficulty (read from ``fgav.data.synth.generate``)."""
-    from fgav.data import synth
-
-    default = inspect.signature(synth.generate).parameters["difficulty"].default
-    return float(default if default is not inspect.Parameter.empty else synth.DEFAULT_DIFFICULTY)
+    """The renderer's default difficulty (``fgav.data.synth.DEFAULT_DIFFICULTY``)."""
+    return float(DEFAULT_DIFFICULTY)
 
 
 def format_version() -> int:

@@ -18,18 +18,20 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from fgav.data.cache import cache_dir, default_difficulty
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.io import safe_name
 from fgav.model import CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel, load_model
+from fgav.registry import get_backbone
+from fgav.train import train
+from fgav.train.distributed import single_process
 
 # Bump when the default recipe or SynthSpoof changes, so stale defaults are retrained.
 DEFAULT_VERSION = 1
 
 
 def _cache_root() -> Path:
-    from fgav.data.cache import cache_dir
-
     return cache_dir()
 
 
@@ -39,8 +41,6 @@ def default_checkpoint(backbone: str, *, image_size: int = 64) -> Path:
     E.g. ``~/.cache/fgav/models/resnet18-synth-s64-d0.3-v1``: the name carries
     SynthSpoof's difficulty, so a new default data set means a new default model.
     """
-    from fgav.data.cache import default_difficulty
-
     safe = safe_name(backbone)
     name = f"{safe}-synth-s{int(image_size)}-d{default_difficulty():g}-v{DEFAULT_VERSION}"
     return _cache_root() / "models" / name
@@ -76,8 +76,6 @@ def default(
     Raises:
         FgavError: an unknown backbone, or a failed training run.
     """
-    from fgav.registry import get_backbone
-
     get_backbone(backbone)  # an unknown name fails before anything is trained
     target = default_checkpoint(backbone, image_size=image_size)
     resolved = resolve_device(device)
@@ -92,9 +90,6 @@ def _train_default(
     backbone: str, *, target: Path, image_size: int, device: torch.device, progress: bool, console: Console | None
 ) -> None:
     """Train the default target into a temporary folder, then rename it into place."""
-    from fgav.train import train
-    from fgav.train.distributed import single_process
-
     console = console or Console(stderr=True)
     if progress:
         console.print(

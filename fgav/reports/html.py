@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from html import escape
 
-import fgav
 from fgav.reports.canvas import SCALE
 from fgav.reports.document import Figure, Report, Table
+from fgav.version import __version__
 
 _CSS = """
 :root { color-scheme: light; }
@@ -104,7 +104,7 @@ def render_html(report: Report) -> str:
             parts.append('<ul class="items">' + "".join(f"<li>{escape(x)}</li>" for x in section.items) + "</ul>")
         parts.append("</section>")
         body.append("\n".join(parts))
-    body.append(f"<footer>Written by fgav {escape(fgav.__version__)} (<code>fgav report</code>).</footer>")
+    body.append(f"<footer>Written by fgav {escape(__version__)} (<code>fgav report</code>).</footer>")
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

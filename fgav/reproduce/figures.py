@@ -10,12 +10,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from fgav.auditing.gradient import run_gradient_attack
 from fgav.attacks.aiming import PartObjective
+from fgav.auditing import AuditResult
+from fgav.auditing.gradient import run_gradient_attack
+from fgav.data import open_dataset
 from fgav.interfaces import Augmenter
 from fgav.model import CLASSIFICATION, MultiTaskModel, spoof_probability
-from fgav.registry import create_attack
+from fgav.registry import create_attack, get_augmenter
+from fgav.reports.audit import asr_against_epsilon
+from fgav.reproduce.experiments import parts_job
 from fgav.reproduce.jobs import Setting
+from fgav.sfa.figure import pick_examples, sfa_figure
 
 if TYPE_CHECKING:
     from foolbox.attacks.gradient_descent_base import BaseGradientDescent
@@ -71,13 +76,6 @@ def write_figures(s: Setting, results: Mapping[str, Any], out: Path, log: Callab
 
     Returns (title, path relative to ``out``) per figure written into ``out/figures``.
     """
-    from fgav.auditing import AuditResult
-    from fgav.data import open_dataset
-    from fgav.registry import get_augmenter
-    from fgav.reports.audit import asr_against_epsilon
-    from fgav.reproduce.experiments import parts_job
-    from fgav.sfa.figure import pick_examples, sfa_figure
-
     model = s.targets[s.main]
     size = int(model.config.get("image_size", 64))
     train = open_dataset(s.data, split="train", image_size=size)

@@ -18,6 +18,7 @@ from fgav.auditing.transfer import TransferResult, transfer
 from fgav.errors import FgavError
 from fgav.io import safe_name
 from fgav.model import MultiTaskModel
+from fgav.registry import create_attack
 
 Result = AuditResult | TransferResult
 
@@ -118,8 +119,6 @@ def model_flops(model: MultiTaskModel) -> float:
 
 def attack_steps(name: str, options: Mapping[str, Any]) -> int:
     """The gradient steps one run of an attack takes (steps x binary searches x restarts)."""
-    from fgav.registry import create_attack
-
     attack = create_attack(name, **dict(options))
     steps = 1
     for attribute in ("steps", "binary_search_steps", "restarts"):

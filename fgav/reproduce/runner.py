@@ -25,14 +25,20 @@ from typing import Any, TypedDict
 import torch
 from rich.console import Console
 
+from fgav.data import open_dataset
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.io import safe_name, write_atomically
-from fgav.model import MultiTaskModel, load_model
+from fgav.model import MultiTaskModel, build_model, load_model
+from fgav.models import default, is_cached
+from fgav.registry import get_augmenter
+from fgav.reports import load_result
 from fgav.reproduce.experiments import EXPERIMENTS, names, plan
+from fgav.reproduce.figures import write_figures
 from fgav.reproduce.jobs import Job, Result, Setting, job_cost, model_flops, run_job
 from fgav.reproduce.paper import BACKBONES
 from fgav.reproduce.tables import ReproducedTable
+from fgav.train import train
 from fgav.train.distributed import DistContext, balance, init_distributed, single_process
 
 # How long a rank waits at a barrier for the slowest one (a long C&W audit on a big target).
@@ -67,9 +73,6 @@ def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, q
 
     Each rank trains its share of the backbones alone, then every rank loads them all.
     """
-    from fgav.models import default, is_cached
-    from fgav.train import train
-
     folders = {b: out / "models" / safe_name(b) for b in backbones}
     if data == "synth" and not quick:
         todo = [b for b in backbones if not is_cached(b)]
@@ -95,8 +98,6 @@ def _targets(backbones: Sequence[str], data: str, out: Path, profile: Profile, q
 
 def _training_cost(backbone: str) -> float:
     """A target's training cost for the split over ranks: its forward-pass FLOPs at 64 px."""
-    from fgav.model import build_model
-
     return model_flops(build_model(backbone, image_size=64))
 
 
@@ -106,9 +107,6 @@ def _prepare_sfa(s: Setting, jobs: Sequence[Job], ctx: DistContext, log: Log) ->
     All the modules of one target are made by one rank, one after the other, so that two
     never race for the target's ``sfa/`` folder; the default options come first.
     """
-    from fgav.data import open_dataset
-    from fgav.registry import get_augmenter
-
     needed: dict[str, list[dict[str, Any]]] = {s.main: [dict(s.sfa_options)]}
     for job in jobs:
         if job.uses_sfa():
@@ -127,8 +125,6 @@ def _prepare_sfa(s: Setting, jobs: Sequence[Job], ctx: DistContext, log: Log) ->
 
 def _run_or_load(s: Setting, job: Job, folder: Path, resume: bool, log: Log) -> Result:
     """A job's result: kept from an earlier run on ``resume``, else run (an audit from its saved state)."""
-    from fgav.reports import load_result
-
     path = folder / f"{job.key}.json"
     if resume and path.is_file():
         kept = load_result(path)
@@ -215,8 +211,6 @@ def _reproduce(ctx: DistContext, *, out: Path, backbones: Sequence[str], data: s
     if not ctx.is_main:
         ctx.barrier()  # wait for rank 0's report, so that every rank ends together
         return None
-    from fgav.reports import load_result
-
     for job in jobs:
         if job.key not in results:  # another rank's
             results[job.key] = load_result(audits_dir / f"{job.key}.json")
@@ -226,8 +220,6 @@ def _reproduce(ctx: DistContext, *, out: Path, backbones: Sequence[str], data: s
         table = EXPERIMENTS[name].table(setting, results)
         write_atomically(tables_dir / f"{name}.json", json.dumps(table.to_dict(), indent=2) + "\n")
         tables.append(table)
-    from fgav.reproduce.figures import write_figures
-
     figures = write_figures(setting, results, out, log)
     report = _report(tables, figures, setting, data=data, quick=quick, seconds=time.perf_counter() - started,
                      processes=ctx.world_size)

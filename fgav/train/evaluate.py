@@ -22,7 +22,7 @@ from fgav.errors import FgavError
 from fgav.heads.maps import MapHead
 from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
-from fgav.model import MultiTaskModel, spoof_probability
+from fgav.model import MultiTaskModel, load_model, spoof_probability
 from fgav.train.accel import autocast, move_batch
 from fgav.train.distributed import DistContext, gather_objects, init_distributed, shard_indices
 from fgav.train.progress import progress_bar
@@ -173,8 +173,6 @@ def evaluate(
         progress: show the progress bar and notes (rank 0 only).
         console: where notes and the bar go (default stderr).
     """
-    from fgav.model import load_model
-
     if batch_size < 1:
         raise FgavError(f"the batch size must be at least 1, not {batch_size}")
     ctx = init_distributed(resolve_device(device))
