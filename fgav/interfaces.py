@@ -8,13 +8,14 @@ keyword options only, so a subclass just calls ``super().__init__()``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
 
 from fgav.augmenters.wrapping import AugmentedAttack
 from fgav.errors import FgavError
+from fgav.types import Batch
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -22,9 +23,6 @@ if TYPE_CHECKING:
     from foolbox.attacks.base import Attack
 
     from fgav.model import MultiTaskModel
-
-Batch = dict[str, Any]
-
 
 def refuse_unknown(kind: str, component: object, options: Mapping[str, Any]) -> None:
     """Refuse the options no class of a component took (Foolbox's ``raise_if_kwargs`` habit).
@@ -91,11 +89,11 @@ class AuxHead(nn.Module):
         """Return the head's output for a backbone feature map, batch first."""
         raise NotImplementedError
 
-    def target(self, batch: Mapping[str, Any]) -> Tensor:
+    def target(self, batch: Batch) -> Tensor:
         """Return this head's ground truth from a batch dict (``batch[target_key]``)."""
         if not self.target_key:
             raise FgavError(f"head {self.name!r} sets no target_key, so it must override target()")
-        return batch[self.target_key]
+        return cast("Mapping[str, Any]", batch)[self.target_key]  # a key the head's data set adds
 
     def loss(self, pred: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
         """Return the per-sample loss, shape ``(B,)``: attacks and metrics need it."""
@@ -163,11 +161,11 @@ class Augmenter(nn.Module):
             augmenter.fit(model, data)
         return augmenter
 
-    def forward(self, x: Tensor, batch: Mapping[str, Any]) -> Tensor:  # pragma: no cover
+    def forward(self, x: Tensor, batch: Batch) -> Tensor:  # pragma: no cover
         """Return the augmented input S(x), in [0,1], for images ``x`` and their batch."""
         raise NotImplementedError
 
-    def wrap(self, attack: Attack, *, batch: Mapping[str, Any] | None = None) -> Attack:
+    def wrap(self, attack: Attack, *, batch: Batch | None = None) -> Attack:
         """Return a Foolbox attack that runs ``attack`` on the augmented input.
 
         Args:

@@ -16,6 +16,7 @@ from fgav.errors import FgavError, UnknownComponentError
 from fgav.interfaces import AuxHead, Backbone
 from fgav.io import write_atomically
 from fgav.registry import create_backbone, create_head, get_head
+from fgav.types import Batch
 from fgav.version import __version__
 
 if TYPE_CHECKING:
@@ -86,11 +87,11 @@ class MultiTaskModel(nn.Module):
         features = self.backbone(x)
         return {name: head(features) for name, head in self.heads.items()}
 
-    def available_heads(self, batch: Mapping[str, Any]) -> list[str]:
+    def available_heads(self, batch: Batch) -> list[str]:
         """The heads whose ground truth the batch holds (or whose ``target()`` computes it)."""
         return [n for n, h in self.heads.items() if not h.missing_keys(batch)]
 
-    def losses(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any]) -> dict[str, Tensor]:
+    def losses(self, outputs: Mapping[str, Tensor], batch: Batch) -> dict[str, Tensor]:
         """Per-sample loss ``(B,)`` of each head whose ground truth is in the batch.
 
         Samples whose ground truth is marked missing (``batch["valid"][key]`` false)
@@ -108,7 +109,7 @@ class MultiTaskModel(nn.Module):
             result[name] = loss
         return result
 
-    def loss(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any]) -> Tensor:
+    def loss(self, outputs: Mapping[str, Tensor], batch: Batch) -> Tensor:
         """The multitask loss of Eq. 10 per sample ``(B,)``: the weighted sum of head losses."""
         parts = self.losses(outputs, batch)
         return sum(self.loss_weights[n] * v for n, v in parts.items())  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny batches with every ground-truth key of DESIGN.md."""
+"""Shared fixtures: tiny batches with every ground-truth key of the batch schema (docs/plugins.md)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import foolbox as fb
 import torch
@@ -22,6 +21,7 @@ from torch import Tensor, nn
 from fgav.errors import FgavError
 from fgav.interfaces import device_of
 from fgav.model import CLASSIFICATION, MultiTaskModel
+from fgav.types import Batch
 
 BOUNDS = (0.0, 1.0)
 
@@ -36,7 +36,7 @@ class PartObjective:
     labels: Tensor
 
     @classmethod
-    def for_batch(cls, model: MultiTaskModel, part: str, batch: Mapping[str, Any]) -> PartObjective:
+    def for_batch(cls, model: MultiTaskModel, part: str, batch: Batch) -> PartObjective:
         """The objective of ``part`` on a batch whose ground truth holds the part's key.
 
         Raises:
@@ -105,7 +105,7 @@ def aimed_model(objective: PartObjective) -> fb.PyTorchModel:
 
 
 def foolbox_model(
-    model: MultiTaskModel, part: str = CLASSIFICATION, *, batch: Mapping[str, Any] | None = None
+    model: MultiTaskModel, part: str = CLASSIFICATION, *, batch: Batch | None = None
 ) -> fb.PyTorchModel:
     """A Foolbox model of a multitask FAS model aimed at any part, bounds [0,1] (public API).
 

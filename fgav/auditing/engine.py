@@ -28,6 +28,7 @@ from fgav.data import SkipCounter
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
 from fgav.model import CLASSIFICATION, MultiTaskModel
+from fgav.types import Batch
 
 DEFAULT_EPSILON = 8 / 255
 
@@ -44,7 +45,7 @@ class Plan:
     seed: int = 0
 
 
-def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+def _to_device(batch: Mapping[str, Any], device: torch.device) -> Batch:
     moved: dict[str, Any] = {}
     for key, value in batch.items():
         if isinstance(value, Tensor):
@@ -53,7 +54,7 @@ def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]
             moved[key] = _to_device(value, device)
         else:
             moved[key] = value
-    return moved
+    return cast("Batch", moved)
 
 
 def check_images(x: Tensor, *, where: str = "the data") -> None:
@@ -71,7 +72,7 @@ def _adversarials(
     objective: PartObjective,
     x: Tensor,
     augmented: Tensor,
-    batch: Mapping[str, Any],
+    batch: Batch,
     epsilons: Sequence[float],
     early_stop: bool,
 ) -> list[tuple[float | None, Tensor]]:

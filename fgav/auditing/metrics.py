@@ -1,4 +1,4 @@
-"""The audit's metrics (DESIGN.md, Sec. 4.1), accumulated batch by batch.
+"""The audit's metrics (the paper's Sec. 4.1; docs/audit.md), accumulated batch by batch.
 
 - ASR: among samples whose live/spoof decision is right when clean, the share that is
   wrong after the attack.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -25,6 +25,7 @@ from fgav.data.labels import ENVIRONMENT_NAMES, ILLUMINATION_NAMES, SPOOF_TYPE_N
 from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
 from fgav.model import CLASSIFICATION, spoof_probability
+from fgav.types import Batch
 
 BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "spoof_type": SPOOF_TYPE_NAMES,
@@ -70,7 +71,7 @@ class MetricAccumulator:
 
     def update(
         self,
-        batch: Mapping[str, Any],
+        batch: Batch,
         clean: Mapping[str, Tensor],
         adv: Mapping[str, Tensor],
         x: Tensor,
@@ -100,10 +101,11 @@ class MetricAccumulator:
             self.dist[key] += float(values.sum())
         self.scores.append(spoof_probability(adv).cpu())
         self.labels.append(labels.cpu())
+        keys = cast("Mapping[str, Any]", batch)  # the breakdown keys, by name
         for key in BREAKDOWNS:
-            if key not in batch:
+            if key not in keys:
                 continue
-            for group, r, f in zip(batch[key].tolist(), right.tolist(), flipped.tolist()):
+            for group, r, f in zip(keys[key].tolist(), right.tolist(), flipped.tolist()):
                 tally_g = self.groups[key].setdefault(int(group), [0, 0])
                 tally_g[0] += int(r)
                 tally_g[1] += int(f)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from torch import Tensor
 
 from fgav.interfaces import Augmenter
+from fgav.types import Batch
 
 
 class NoAugmenter(Augmenter):
@@ -15,6 +15,6 @@ class NoAugmenter(Augmenter):
 
     name: ClassVar[str] = "none"
 
-    def forward(self, x: Tensor, batch: Mapping[str, Any]) -> Tensor:
+    def forward(self, x: Tensor, batch: Batch) -> Tensor:
         """Return ``x`` unchanged."""
         return x

@@ -1,6 +1,6 @@
 """Any Foolbox attack run on an augmented input: the wrapping behind ``Augmenter.wrap``.
 
-Two modes (DESIGN.md, "SFA"):
+Two modes (docs/sfa.md):
 
 - ``push``: the wrapped attack runs from S(x) on the same model, its budget centred
   on S(x). The returned points are within epsilon of S(x), not of x.
@@ -17,7 +17,7 @@ audit, which measures distortion from the clean x.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import eagerpy as ep
@@ -29,6 +29,7 @@ from foolbox.models import Model
 from foolbox.types import Bounds
 
 from fgav.errors import FgavError
+from fgav.types import Batch
 
 if TYPE_CHECKING:
     from fgav.interfaces import Augmenter
@@ -152,7 +153,7 @@ class AugmentedAttack(AttackWithDistance):
         attack: Attack,
         augmenter: Augmenter,
         *,
-        batch: Mapping[str, Any] | None = None,
+        batch: Batch | None = None,
         mode: str = "push",
     ) -> None:
         if not isinstance(attack, Attack):

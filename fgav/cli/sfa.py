@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -13,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fgav.data.loading import SkipCounter
 from fgav.errors import FgavError
+from fgav.types import Batch
 
 
 def _fraction(value: str | None) -> float | None:
@@ -101,13 +101,13 @@ def train_command(
 class _CountingLoader:
     """Iterates a loader, counting the unreadable images each batch skipped."""
 
-    def __init__(self, loader: Iterable[dict[str, Any]], skips: SkipCounter) -> None:
+    def __init__(self, loader: Iterable[Batch], skips: SkipCounter) -> None:
         self.loader, self.skips = loader, skips
 
     def __len__(self) -> int:
         return len(self.loader)  # type: ignore[arg-type]
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Batch]:
         for batch in self.loader:
             self.skips.update(batch)
             yield batch

@@ -2,7 +2,7 @@
 
 Every loader (CelebA-Spoof's official layout, a plain folder, SynthSpoof through the
 CelebA-Spoof loader) returns a :class:`FASDataset`: a ``torch.utils.data.Dataset``
-whose items are DESIGN.md's batch dicts, in the order of the sorted relative paths, so
+whose items are batch dicts (:class:`fgav.types.Batch`), in the order of the sorted relative paths, so
 that "the first N" means the same images on every machine and every run.
 """
 

@@ -2,7 +2,7 @@
 
 The contract of :func:`make_loader`:
 
-- Each batch is a dict of DESIGN.md's keys (``image`` ``(B,3,S,S)``, the label keys,
+- Each batch is a dict of :class:`fgav.types.Batch`'s keys (``image`` ``(B,3,S,S)``, the label keys,
   maps, ``valid``, ``index``, ``path``), collated from the samples that could be read.
 - An image (or map) that exists but cannot be decoded is dropped from its batch; the
   batch's ``skipped`` entry lists the dropped files (paths relative to the data set's
@@ -40,6 +40,7 @@ from torch.utils.data._utils.collate import default_collate
 
 from fgav.data.dataset import UnreadableImageError
 from fgav.errors import FgavError
+from fgav.types import Batch
 
 _ERROR_KEY = "_fgav_error"  # carries a malformed-annotation message out of a worker
 
@@ -109,7 +110,7 @@ def collate(samples: Sequence[Any]) -> dict[str, Any]:
 class FASLoader(DataLoader):
     """A DataLoader whose batches follow :mod:`fgav.data.loading`'s contract."""
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Batch]:  # type: ignore[override]
         for batch in super().__iter__():
             if _ERROR_KEY in batch:
                 raise FgavError(batch[_ERROR_KEY])

@@ -21,6 +21,7 @@ from fgav.reports.audit import asr_against_epsilon
 from fgav.reproduce.experiments import parts_job
 from fgav.reproduce.jobs import Setting
 from fgav.sfa.figure import pick_examples, sfa_figure
+from fgav.types import Batch
 
 if TYPE_CHECKING:
     from foolbox.attacks.gradient_descent_base import BaseGradientDescent
@@ -43,7 +44,7 @@ def examples_figure(
     cell: int = 112,
 ) -> Image.Image:
     """Rows of images: clean, FGSM without SFA, SFA's S(x), FGSM with SFA (push); p(spoof) under each."""
-    batch = {"image": x, "spoof": labels}
+    batch: Batch = {"image": x, "spoof": labels}
     objective = PartObjective.for_batch(model, CLASSIFICATION, batch)
     fgsm = cast("BaseGradientDescent", create_attack("fgsm"))  # fgav's FGSM is Foolbox's LinfFastGradientAttack
     (plain,) = run_gradient_attack(fgsm, objective, x, [eps])

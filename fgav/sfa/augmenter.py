@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -104,7 +104,7 @@ class SFA(Augmenter):
         t = self.texture_map(x)
         return self.g_live(x, sample=sample).map * t, self.g_spoof(x, sample=sample).map * t
 
-    def forward(self, x: Tensor, batch: Mapping[str, Any]) -> Tensor:
+    def forward(self, x: Tensor, batch: Batch) -> Tensor:
         """S(x) = clip(x + M_opposite(x) - M_same(x), 0, 1), deterministic (z = mu).
 
         Raises:
@@ -199,7 +199,7 @@ def _device_of(model: torch.nn.Module) -> torch.device:
     return next(iter(model.parameters()), torch.empty(0)).device
 
 
-def _spoof_labels(batch: Mapping[str, Any], x: Tensor) -> Tensor:
+def _spoof_labels(batch: Batch, x: Tensor) -> Tensor:
     if "spoof" not in batch:
         raise FgavError("SFA needs each image's live/spoof label: the batch has no 'spoof' key")
     labels = torch.as_tensor(batch["spoof"], device=x.device).reshape(-1)

@@ -12,6 +12,8 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
+from fgav.types import Batch
+
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The autocast dtype of a device: bf16 on CUDA, none (full fp32) on CPU."""
@@ -44,7 +46,7 @@ def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     return model
 
 
-def move_batch(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+def move_batch(batch: Mapping[str, Any], device: torch.device) -> Batch:
     """A batch dict with its tensors (and those of nested dicts, e.g. ``valid``) on ``device``."""
     out: dict[str, Any] = {}
     for key, value in batch.items():
@@ -55,7 +57,7 @@ def move_batch(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]
         elif isinstance(value, Mapping):
             value = move_batch(value, device)
         out[key] = value
-    return out
+    return cast("Batch", out)
 
 
 def maybe_compile(model: nn.Module, *, enabled: bool) -> nn.Module:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
+
+from fgav.types import Batch
 
 # Batch keys that are images of the same scene as ``image``: flipped along with it.
 SPATIAL_KEYS: tuple[str, ...] = ("image", "depth", "reflection")
@@ -85,7 +87,7 @@ def make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def augment(batch: dict[str, Any], *, generator: torch.Generator, recipe: Recipe) -> dict[str, Any]:
+def augment(batch: Batch, *, generator: torch.Generator, recipe: Recipe) -> Batch:
     """Flip half the samples of a batch horizontally, image and maps together."""
     if not recipe.flip:
         return batch
@@ -93,10 +95,10 @@ def augment(batch: dict[str, Any], *, generator: torch.Generator, recipe: Recipe
     flip = torch.rand(image.shape[0], generator=generator) < 0.5
     if not flip.any():
         return batch
-    out = dict(batch)
+    out: dict[str, Any] = dict(batch)
     for key in SPATIAL_KEYS:
-        value = batch.get(key)
+        value = out.get(key)
         if isinstance(value, Tensor) and value.dim() == 4 and value.shape[0] == flip.shape[0]:
             mask = flip.to(value.device).view(-1, 1, 1, 1)
             out[key] = torch.where(mask, value.flip(-1), value)
-    return out
+    return cast("Batch", out)
