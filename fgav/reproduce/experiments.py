@@ -14,9 +14,10 @@ from typing import Any
 
 from fgav.auditing import AuditResult
 from fgav.auditing.transfer import TransferResult
+from fgav.io import safe_name
 from fgav.registry import list_augmenters
 from fgav.reproduce import paper
-from fgav.reproduce.jobs import Job, Result, Setting, file_key, unique_jobs
+from fgav.reproduce.jobs import Job, Result, Setting, unique_jobs
 from fgav.reproduce.tables import ReproducedTable
 
 EPS = 8 / 255
@@ -51,7 +52,7 @@ def tab1_job(s: Setting, attack: str) -> Job:
 
 def parts_job(s: Setting, backbone: str) -> Job:
     """FGSM on every part of one target at every budget of ``SWEEP_EPS``, without and with SFA."""
-    return Job(f"parts-{file_key(backbone)}", "audit", backbone,
+    return Job(f"parts-{safe_name(backbone)}", "audit", backbone,
                {"heads": "all", "attacks": ["fgsm"], "eps": list(SWEEP_EPS), "augmenters": ["none", "sfa"]})
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from fgav.auditing import AuditResult, audit
 from fgav.auditing.transfer import TransferResult, transfer
 from fgav.errors import FgavError
-from fgav.io import safe_name
 from fgav.model import MultiTaskModel
 from fgav.registry import create_attack
 
@@ -70,9 +69,6 @@ class Job:
         attacks = o.get("attacks") or [o.get("attack")]
         where = f"on {self.backbone}" if self.backbone else "transfer among every target"
         return f"{'+'.join(map(str, attacks))} {where}, {'/'.join(map(str, o.get('augmenters', ())))}"
-
-
-file_key = safe_name  # the name the reproduce modules know it by
 
 
 def unique_jobs(jobs: Sequence[Job]) -> list[Job]:
