@@ -163,9 +163,10 @@ class SparseAttack(PerEpsilon, MinimizationAttack):
     ``early_stop`` as that cap.
 
     Args:
-        k: The most pixels changed per image. Default 40 (1 % of a 64x64 image).
+        k: The most pixels changed per image. Default 50 (1.2 % of a 64x64 image).
         kappa: Scale of the sigma-map bound; larger is easier and more visible.
-            Default 1.0.
+            Default 2.0 (with 0.8 and k=10, the colour attack fools 1 of 16 images
+            of the test fixture; with these defaults most).
         steps: PGD steps per restart. Default 100 (the authors' script).
         step_size: Step length in units of the gradient's mean absolute value,
             i.e. the average change per element and step before projection, on the
@@ -192,8 +193,8 @@ class SparseAttack(PerEpsilon, MinimizationAttack):
     def __init__(
         self,
         *,
-        k: int = 40,
-        kappa: float = 1.0,
+        k: int = 50,
+        kappa: float = 2.0,
         steps: int = 100,
         step_size: float = 0.15,
         restarts: int = 3,

@@ -152,8 +152,10 @@ class STAdvAttack(PerEpsilon, MinimizationAttack):
         stepsize: Adam step size, in pixels of flow. Default 0.05.
         tau: Weight of the flow smoothness loss; larger gives smoother flows (a
             uniform shift costs nothing). ``L_flow`` is a sum over pixels, so the
-            right tau shrinks as images grow or logits shrink. Default 0.05 (the
-            paper's value).
+            right tau shrinks as images grow or logits shrink. Default 5e-4: the
+            paper's 0.05 (for its MNIST and CIFAR-10 models) keeps the flow at zero on
+            ordinary small models (success 0 of 16 on the test fixture, 15 of 16 with
+            5e-4; tests/attacks/test_attack_table.py).
         confidence: Kappa, the logit margin beyond the decision boundary that the
             adversarial loss asks for (also required of a kept adversarial).
             Default 0.
@@ -173,7 +175,7 @@ class STAdvAttack(PerEpsilon, MinimizationAttack):
         *,
         steps: int = 200,
         stepsize: float = 0.05,
-        tau: float = 0.05,
+        tau: float = 5e-4,
         confidence: float = 0.0,
     ) -> None:
         if steps < 1:
