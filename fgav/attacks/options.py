@@ -49,15 +49,14 @@ class Range:
         return above and value <= self.high
 
     def describe(self) -> str:
-        """The range in words, e.g. ``> 0`` or ``from 1 to 1,000,000``."""
+        """The range in words, e.g. ``greater than 0`` or ``at least 1 and at most 1,000,000``."""
         low, high = _number(self.low), _number(self.high)
-        if math.isinf(self.high):
-            if math.isinf(self.low):
-                return "any finite number"
-            return f"{'>' if self.open_low else '>='} {low}"
-        if self.open_low:
-            return f"> {low} and <= {high}"
-        return f"from {low} to {high}"
+        parts = []
+        if not math.isinf(self.low):
+            parts.append(f"greater than {low}" if self.open_low else f"at least {low}")
+        if not math.isinf(self.high):
+            parts.append(f"at most {high}")
+        return " and ".join(parts) or "finite"
 
 
 def _number(value: float) -> str:
@@ -167,13 +166,13 @@ def _convert(attack: str, cls: type, option: str, value: Any, kinds: set[type], 
         if span.allows(number):
             return number
         what = "a whole number" if isinstance(number, int) else "a number"
-        raise FgavError(f"attack {attack!r}: option {option}={value!r} is out of range; "
-                        f"{option} takes {what} {span.describe()}")
+        raise FgavError(f"attack {attack!r}: option {option}={value!r} is out of range: "
+                        f"{option} must be {span.describe()} ({what})")
     if str in kinds and not choices:
         if isinstance(value, str):
             return value
         allowed.append("a string")
-    raise FgavError(f"attack {attack!r}: option {option}={value!r} is not allowed; "
+    raise FgavError(f"attack {attack!r}: option {option}={value!r} is not allowed: "
                     f"{option} takes {' or '.join(allowed)}")
 
 
