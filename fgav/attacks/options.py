@@ -207,7 +207,7 @@ def check_attack_options(attack: str, cls: type, options: Mapping[str, Any]) -> 
                 checked[option] = value
                 continue
             known = ", ".join(parameters) or "none"
-            raise FgavError(f"attack {attack!r} has no option {option!r}; its options: {known}")
+            raise FgavError(f"attack {attack!r}: unexpected keyword argument {option!r}; its options: {known}")
         kinds, choices = _kinds(hints.get(option), parameters[option].default)
         checked[option] = _convert(attack, cls, option, value, kinds, choices) if kinds or choices else value
     return checked
