@@ -307,16 +307,19 @@ def create_augmenter(name: str, **options: Any) -> Augmenter:
 def create_attack(name: str, **options: Any) -> Attack:
     """Build a Foolbox attack by name with keyword options (``--attack-option k=v``).
 
+    Each option is checked against the attack's signature (its type and range, see
+    :mod:`fgav.attacks.options`); where ``steps`` is given without a step size, the step
+    size follows the steps (:func:`fgav.attacks.options.follow_steps`).
+
     Raises:
-        FgavError: an unknown name or option, or a count (steps, binary search steps,
-            restarts) below 1, which Foolbox would take as "do nothing" without a word.
+        FgavError: an unknown name or option, or an option of the wrong type or out of
+            range; one line naming the attack, the option and what is allowed.
     """
-    attack = _construct("attack", name, get_attack(name), (), options)
-    for count in ("steps", "binary_search_steps", "restarts"):
-        value = getattr(attack, count, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise FgavError(f"attack {name!r}: {count} must be at least 1, not {value}")
-    return cast("Attack", attack)
+    from fgav.attacks.options import check_attack_options, follow_steps  # imports Foolbox: kept out of the light registry
+
+    cls = get_attack(name)
+    options = follow_steps(cls, check_attack_options(name, cls, options))
+    return cast("Attack", _construct("attack", name, cls, (), options))
 
 
 def _construct(kind: str, name: str, cls: type, args: tuple[Any, ...], options: dict[str, Any]) -> Any:

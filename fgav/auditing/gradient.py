@@ -19,6 +19,7 @@ from foolbox.types import Bounds
 from torch import Tensor
 
 from fgav.attacks.aiming import BOUNDS, PartObjective
+from fgav.attacks.sweeps import draw_seed, same_random_stream
 
 
 def runs_natively(attack: object) -> bool:
@@ -82,9 +83,11 @@ def run_gradient_attack(
         return results
     stop_early = early_stop and shift is None
     results = []
+    seed = draw_seed()  # every epsilon starts from the same stream, as fgav's attacks do (fgav.attacks.sweeps)
     for eps in epsilons:
         stepsize = attack.abs_stepsize if attack.abs_stepsize is not None else attack.rel_stepsize * eps
-        x = ep.clip(attack.get_random_start(ex0, eps), *BOUNDS).raw if attack.random_start else x0.clone()
+        with same_random_stream(seed, x0.device):
+            x = ep.clip(attack.get_random_start(ex0, eps), *BOUNDS).raw if attack.random_start else x0.clone()
         active = everyone
         for _ in range(attack.steps):
             grad, wrong = _gradient(objective, x[active], active, shift)

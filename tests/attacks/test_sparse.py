@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from fgav.attacks.sparse import SparseAttack, project_l0_box, sigma_map  # noqa: E402
+from fgav.attacks.sparse import VARIANTS, SparseAttack, project_l0_box, project_l0_sigma, sigma_map  # noqa: E402
 
 SIZE = 16
 
@@ -106,7 +106,7 @@ def test_projection_is_the_euclidean_one() -> None:
 def test_fools_within_k_pixels_and_sigma(task, k: int) -> None:
     fmodel, net, x, y = task
     kappa = 0.8
-    raw, clipped, success = SparseAttack(k=k, kappa=kappa, steps=20, restarts=2)(
+    raw, clipped, success = SparseAttack(k=k, kappa=kappa, steps=20, restarts=2, variant="box")(
         fmodel, x, y, epsilons=None
     )
     assert raw.shape == clipped.shape == x.shape and success.shape == (len(x),)
@@ -117,15 +117,15 @@ def test_fools_within_k_pixels_and_sigma(task, k: int) -> None:
     assert ((raw - x).abs() <= kappa * _sigma(x) + 1e-6).all()
     assert raw.min() >= 0 and raw.max() <= 1
     # The same budget spent at random (no gradient steps) rarely fools the model.
-    random = SparseAttack(k=k, kappa=kappa, steps=0, restarts=1)(fmodel, x, y, epsilons=None)[2]
+    random = SparseAttack(k=k, kappa=kappa, steps=0, restarts=1, variant="box")(fmodel, x, y, epsilons=None)[2]
     assert random.float().mean() <= 0.25 and random.float().mean() < rate - 0.3
 
 
 def test_no_budget_no_change(task) -> None:
     fmodel, _, x, y = task
-    no_pixels = SparseAttack(k=0, steps=5, restarts=1)
-    no_change = SparseAttack(kappa=0.0, steps=5, restarts=1)
-    for attack in (no_pixels, no_change):
+    attacks = [SparseAttack(k=0, steps=5, restarts=1, variant=v) for v in VARIANTS]
+    attacks += [SparseAttack(kappa=0.0, steps=5, restarts=1, variant=v) for v in VARIANTS]
+    for attack in attacks:
         raw, _, success = attack(fmodel, x, y, epsilons=None)
         torch.testing.assert_close(raw, x, atol=0, rtol=0)
         assert not success.any()
@@ -134,7 +134,7 @@ def test_no_budget_no_change(task) -> None:
 @pytest.mark.parametrize("epsilon", [0.1, 0.3])
 def test_epsilon_caps_each_change(task, epsilon: float) -> None:
     fmodel, net, x, y = task
-    attack = SparseAttack(k=3, steps=20, restarts=2)
+    attack = SparseAttack(k=3, steps=20, restarts=2, variant="box")
     raw, clipped, success = attack(fmodel, x, y, epsilons=epsilon)
     assert (raw - x).abs().max() <= epsilon + 1e-6
     torch.testing.assert_close(raw, clipped)  # nothing left for Foolbox's clip to do
@@ -146,7 +146,7 @@ def test_epsilon_caps_each_change(task, epsilon: float) -> None:
 
 def test_epsilon_list_and_targeted(task) -> None:
     fmodel, net, x, y = task
-    attack = SparseAttack(k=3, steps=20, restarts=1)
+    attack = SparseAttack(k=3, steps=20, restarts=1, variant="box")
     raws, clippeds, success = attack(fmodel, x, y, epsilons=[0.05, None])
     assert len(raws) == len(clippeds) == 2 and success.shape == (2, len(x))
     assert (clippeds[0] - x).abs().max() <= 0.05 + 1e-6
@@ -165,5 +165,91 @@ def test_options_are_keyword_only_and_checked() -> None:
         SparseAttack(k=-1)
     with pytest.raises(ValueError):
         SparseAttack(restarts=0)
+    with pytest.raises(ValueError):
+        SparseAttack(variant="grey")  # type: ignore[arg-type]
     assert SparseAttack.name == "sparse"
     assert isinstance(SparseAttack(), fb.attacks.base.MinimizationAttack)
+
+
+def _colour_set_holds(x: torch.Tensor, xp: torch.Tensor, kappa: float, k: int) -> None:
+    """``xp`` is in the authors' colour set around ``x``: on at most k pixels, (1 + lambda * sigma) * x."""
+    sigma = _sigma(x)
+    d = sigma * x
+    change = xp - x
+    assert (_pixels_changed(x, xp) <= k).all()
+    assert xp.min() >= 0 and xp.max() <= 1 + 1e-6
+    # one lambda per pixel: change = lambda * d on every channel where d > 0
+    lam = (change * d).sum(1, keepdim=True) / (d * d).sum(1, keepdim=True).clamp_min(1e-12)
+    torch.testing.assert_close(change, lam * d, atol=1e-5, rtol=0)
+    assert lam.abs().max() <= kappa + 1e-5
+
+
+def test_colour_projection_is_the_euclidean_one() -> None:
+    torch.manual_seed(1)
+    for _ in range(20):
+        x = torch.rand(1, 3, 2, 2) * 0.9 + 0.05
+        sigma = torch.rand(1, 3, 2, 2) * 0.5
+        y = (x + torch.randn(1, 3, 2, 2) * 0.3).clamp(0, 1)
+        kappa, cap = 0.8, (None if _ % 2 else 0.05)
+        for k in (0, 1, 2, 4):
+            got = project_l0_sigma(*map(ep.astensor, (y, x, sigma)), kappa, k, cap).raw
+            assert _pixels_changed(x, got).item() <= k
+            d = sigma * x
+            lam = ((got - x) * d).sum(1, keepdim=True) / (d * d).sum(1, keepdim=True)
+            torch.testing.assert_close(got - x, lam * d, atol=1e-6, rtol=0)
+            assert lam.abs().max() <= kappa + 1e-6 and got.min() >= 0 and got.max() <= 1 + 1e-6
+            if cap is not None:
+                assert (got - x).abs().max() <= cap + 1e-6
+            # Brute force: every set of k pixels, each pixel's lambda on a fine grid.
+            grid = torch.linspace(-kappa, kappa, 4001).view(-1, 1)
+            best_per_pixel = []
+            for i in range(2):
+                for j in range(2):
+                    cand = x[0, :, i, j] + grid * d[0, :, i, j]
+                    ok = (cand >= 0).all(1) & (cand <= 1).all(1)
+                    if cap is not None:
+                        ok &= ((cand - x[0, :, i, j]).abs() <= cap).all(1)
+                    cost = (cand - y[0, :, i, j]).square().sum(1)[ok].min()
+                    best_per_pixel.append(((x[0, :, i, j] - y[0, :, i, j]).square().sum(), cost))
+            best = float("inf")
+            for kept in itertools.combinations(range(4), k):
+                total = sum(float(c if p in kept else base) for p, (base, c) in enumerate(best_per_pixel))
+                best = min(best, total)
+            # no worse than the grid's best, and the grid's step bounds how much better
+            assert best - 1e-3 <= (got - y).square().sum().item() <= best + 1e-5
+
+
+def test_colour_variant_fools_within_its_set(task) -> None:
+    fmodel, net, x, y = task
+    raw, clipped, success = SparseAttack(k=3, kappa=0.8, steps=20, restarts=2)(fmodel, x, y, epsilons=None)
+    assert torch.equal(success, _predict(net, clipped) != y)
+    _colour_set_holds(x, raw, 0.8, 3)
+    assert success.float().mean() >= 0.5
+    box = SparseAttack(k=3, kappa=0.8, steps=20, restarts=2, variant="box")(fmodel, x, y, epsilons=None)[0]
+    assert not torch.equal(raw, box)  # two different attacks
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_step_does_not_depend_on_the_bounds(task, variant: str) -> None:
+    """The same model on [0, 255] is attacked exactly as on [0, 1] (scaled)."""
+    fmodel, net, x, y = task
+    net255 = torch.nn.Sequential(_Scale(1 / 255), net).eval()
+    fmodel255 = fb.PyTorchModel(net255, bounds=(0, 255))
+    attack = SparseAttack(k=3, steps=20, restarts=2, variant=variant)
+    torch.manual_seed(0)
+    raw01, _, ok01 = attack(fmodel, x, y, epsilons=[0.2, None])
+    torch.manual_seed(0)
+    raw255, _, ok255 = attack(fmodel255, x * 255, y, epsilons=[0.2 * 255, None])
+    assert ok01[1].float().mean() >= 0.5
+    assert torch.equal(ok01, ok255)
+    for a, b in zip(raw01, raw255):
+        torch.testing.assert_close(b / 255, a, atol=1e-4, rtol=0)
+
+
+class _Scale(torch.nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
