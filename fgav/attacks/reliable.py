@@ -42,7 +42,7 @@ class ReliableAttack(FixedEpsilonAttack):
         loss: APGD's loss on logits, ``"ce"`` or ``"margin"`` (Square always uses the
             margin on logits). Default ``"ce"``.
         queries: Square's model evaluations per sample. Default 1000.
-        p_init: Square's initial window share. Default 0.05.
+        p_init: Square's initial window share. Default 0.8.
         seed: the random seed of both; ``None`` uses ``torch.initial_seed()``.
     """
 
@@ -56,7 +56,7 @@ class ReliableAttack(FixedEpsilonAttack):
         restarts: int = 1,
         loss: str = "ce",
         queries: int = 1000,
-        p_init: float = 0.05,
+        p_init: float = 0.8,
         seed: int | None = None,
     ) -> None:
         self.steps = steps
