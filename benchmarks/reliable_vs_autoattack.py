@@ -13,9 +13,11 @@ Both sides run on the same samples, one after the other in one process; the ASR 
 the samples whose clean decision is right. Time is wall time on a CPU: set
 OMP_NUM_THREADS=1 and read the ratio, not the seconds, on a shared machine.
 
-With --depth, `reliable` aimed at the depth part is timed too (its ASR on the decision).
+With --depth, `reliable` aimed at the depth part is timed too (its ASR on the decision);
+with --masked, apgd, square and reliable run at 8/255 on the target whose backbone rounds
+its input to 8 bits (a masked gradient).
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/reliable_vs_autoattack.py [--n 64] [--depth] [--json out.json]
+Usage: OMP_NUM_THREADS=1 python benchmarks/reliable_vs_autoattack.py [--n 64] [--depth] [--masked] [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,8 +32,22 @@ import torchattacks
 import fgav
 import fgav.models
 from fgav.attacks.aiming import PartObjective
+from fgav.attacks.apgd import APGDAttack
 from fgav.attacks.reliable import ReliableAttack
+from fgav.attacks.square import SquareAttack
 from fgav.model import CLASSIFICATION
+
+
+class Quantized(fgav.Backbone):
+    """A backbone that rounds its input to 8 bits first: the input gradient is zero (masked)."""
+
+    def __init__(self, backbone: fgav.Backbone) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.out_channels = backbone.out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(torch.round(x * 255) / 255)
 
 
 class Decision(torch.nn.Module):
@@ -60,13 +76,21 @@ def autoattack_pair(decision: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="a target checkpoint (default: the cached default resnet18)")
     parser.add_argument("--n", type=int, default=64, help="test images (default 64)")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--depth", action="store_true", help="also time reliable aimed at the depth part")
+    parser.add_argument("--masked", action="store_true",
+                        help="also run apgd, square and reliable at 8/255 on the target with a backbone that "
+                             "rounds its input to 8 bits (zero input gradient)")
     args = parser.parse_args()
-    if not fgav.models.is_cached("resnet18"):
+    if args.checkpoint:
+        model = fgav.load_model(args.checkpoint)
+    elif fgav.models.is_cached("resnet18"):
+        model = fgav.models.default("resnet18", device="cpu", progress=False)
+    else:
         raise SystemExit("the default resnet18 target is not cached: run `python -m fgav audit` once to train it")
-    model = fgav.models.default("resnet18", device="cpu", progress=False).eval()
+    model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     data = fgav.data.open_dataset("synth", split="test", image_size=model.config["image_size"])
@@ -106,8 +130,24 @@ def main() -> None:
             figures["reliable_depth_asr"] = float(flipped.sum()) / max(int(right.sum()), 1)
         rows.append(figures)
         print(json.dumps(figures), flush=True)
+    masked: dict[str, float] = {}
+    if args.masked:
+        model.backbone = Quantized(model.backbone)
+        eps = 8 / 255
+        parts: list[tuple[str, APGDAttack | SquareAttack | ReliableAttack]] = [
+            ("apgd", APGDAttack()), ("square", SquareAttack()), ("reliable", reliable)]
+        for name, each in parts:
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            adv = each.run_on_objective(objective, x, [eps])[0]
+            masked[f"{name}_s"] = time.perf_counter() - start
+            with torch.no_grad():
+                flipped = (decision(adv).argmax(1) != y) & right
+            masked[f"{name}_asr"] = float(flipped.sum()) / max(int(right.sum()), 1)
+        print(json.dumps({"masked_8/255": masked}), flush=True)
     summary = {"n": args.n, "right_clean": int(right.sum()), "torch_threads": torch.get_num_threads(),
-               "torchattacks": torchattacks.__version__, "rows": rows}
+               "torchattacks": torchattacks.__version__, "rows": rows,
+               "masked_8/255": masked}
     print(json.dumps(summary, indent=1))
     if args.json:
         with open(args.json, "w") as f:
