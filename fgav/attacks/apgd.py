@@ -10,7 +10,6 @@ models give only as logits: the attack reads a :data:`fgav.attacks.scoring.Score
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import eagerpy as ep
@@ -24,6 +23,7 @@ from torch import Tensor
 from fgav.attacks.aiming import BOUNDS, PartObjective
 from fgav.attacks.scoring import (
     LOSSES,
+    Ascent,
     Scorer,
     criterion_classes,
     generator,
@@ -31,36 +31,12 @@ from fgav.attacks.scoring import (
     logits_scorer,
     loss_and_grad,
     objective_scorer,
+    torch_inputs,
 )
 
-__all__ = ["APGDAttack", "Ascent", "torch_inputs"]
+__all__ = ["APGDAttack"]
 
 NORMS: tuple[str, ...] = ("linf", "l2")
-
-
-@dataclass
-class Ascent:
-    """What a loss-reading attack returns per sample: the point kept, its loss and verdict.
-
-    ``best_losses`` (APGD only) is the best loss found so far after each step of the first
-    run, ``(steps + 1, B)``: the loss APGD's step-size rule follows.
-    """
-
-    x: Tensor
-    loss: Tensor
-    wrong: Tensor
-    best_losses: Tensor | None = None
-
-
-def torch_inputs(x: ep.Tensor, attack: str) -> Tensor:
-    """The raw tensor of a Foolbox input; fgav's loss-reading attacks run on PyTorch models.
-
-    Raises:
-        ValueError: the model is not a PyTorch one.
-    """
-    if not isinstance(x, ep.PyTorchTensor):
-        raise ValueError(f"{attack} runs on PyTorch models, not on {type(x).__name__} inputs")
-    return x.raw
 
 
 def _per_sample(values: Tensor, ndim: int) -> Tensor:

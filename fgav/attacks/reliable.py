@@ -20,8 +20,16 @@ from foolbox.models import Model
 from torch import Tensor
 
 from fgav.attacks.aiming import BOUNDS, PartObjective
-from fgav.attacks.apgd import APGDAttack, Ascent, torch_inputs
-from fgav.attacks.scoring import Scorer, criterion_classes, improves, logits_scorer, objective_scorer
+from fgav.attacks.apgd import APGDAttack
+from fgav.attacks.scoring import (
+    Ascent,
+    Scorer,
+    criterion_classes,
+    improves,
+    logits_scorer,
+    objective_scorer,
+    torch_inputs,
+)
 from fgav.attacks.square import SquareAttack
 
 __all__ = ["ReliableAttack"]

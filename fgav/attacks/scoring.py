@@ -10,7 +10,10 @@ multitask model. Both judge success on the decision (for a part: the live/spoof 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
+
+import eagerpy as ep
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +25,7 @@ from fgav.model import CLASSIFICATION
 
 __all__ = [
     "LOSSES",
+    "Ascent",
     "Scorer",
     "criterion_classes",
     "generator",
@@ -30,6 +34,7 @@ __all__ = [
     "logits_scorer",
     "loss_and_grad",
     "objective_scorer",
+    "torch_inputs",
 ]
 
 LOSSES: tuple[str, ...] = ("ce", "margin")
@@ -143,3 +148,28 @@ def generator(device: torch.device, seed: int | None) -> torch.Generator:
     audit's per-batch seed still decides the draws.
     """
     return torch.Generator(device=device).manual_seed(torch.initial_seed() if seed is None else seed)
+
+
+@dataclass
+class Ascent:
+    """What a loss-reading attack returns per sample: the point kept, its loss and verdict.
+
+    ``best_losses`` (APGD only) is the best loss found so far after each step of the first
+    run, ``(steps + 1, B)``: the loss APGD's step-size rule follows.
+    """
+
+    x: Tensor
+    loss: Tensor
+    wrong: Tensor
+    best_losses: Tensor | None = None
+
+
+def torch_inputs(x: ep.Tensor, attack: str) -> Tensor:
+    """The raw tensor of a Foolbox input; fgav's loss-reading attacks run on PyTorch models.
+
+    Raises:
+        ValueError: the model is not a PyTorch one.
+    """
+    if not isinstance(x, ep.PyTorchTensor):
+        raise ValueError(f"{attack} runs on PyTorch models, not on {type(x).__name__} inputs")
+    return x.raw

@@ -22,8 +22,17 @@ from foolbox.models import Model
 from torch import Tensor
 
 from fgav.attacks.aiming import BOUNDS, PartObjective
-from fgav.attacks.apgd import Ascent, torch_inputs
-from fgav.attacks.scoring import LOSSES, Scorer, criterion_classes, generator, improves, logits_scorer, objective_scorer
+from fgav.attacks.scoring import (
+    LOSSES,
+    Ascent,
+    Scorer,
+    criterion_classes,
+    generator,
+    improves,
+    logits_scorer,
+    objective_scorer,
+    torch_inputs,
+)
 
 __all__ = ["SquareAttack", "window_share"]
 
