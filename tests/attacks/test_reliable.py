@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import fgav  # noqa: E402
+from fgav.attacks.aiming import PartObjective  # noqa: E402
 from fgav.attacks.apgd import APGDAttack  # noqa: E402
 from fgav.attacks.reliable import ReliableAttack  # noqa: E402
 from fgav.attacks.scoring import logits_scorer  # noqa: E402
@@ -109,3 +110,23 @@ def test_through_the_audit_on_a_backbone_with_masked_gradients(bright_fas) -> No
     masked.backbone = Quantized(masked.backbone)
     asr = _asr(masked, data, "classification")
     assert asr["apgd"] == 0 and asr["square"] > 0 and asr["reliable"] == asr["square"]
+
+
+@pytest.mark.parametrize("name", ["apgd", "square", "reliable"])
+@pytest.mark.parametrize("guide", [False, True])
+def test_the_native_path_keeps_each_budget_alone(bright_fas, name: str, guide: bool) -> None:
+    model, data = bright_fas
+    batch = torch.utils.data.default_collate([data[i] for i in range(6)])
+    objective = PartObjective.for_batch(model, "depth", batch)
+    x = batch["image"]
+    shift = (x.flip(0) - x) * 0.5 if guide else None  # guide mode: the loss is read elsewhere
+    options = {"apgd": {"steps": 3}, "square": {"queries": 5}, "reliable": {"steps": 3, "queries": 5}}[name]
+    attack = fgav.create_attack(name, **options)
+    torch.manual_seed(1)
+    (alone,) = attack.run_on_objective(objective, x, [8 / 255], shift=shift)
+    torch.manual_seed(1)
+    small, swept = attack.run_on_objective(objective, x, [2 / 255, 8 / 255], shift=shift)
+    assert torch.equal(alone, swept)
+    for eps, adv in ((2 / 255, small), (8 / 255, swept)):
+        assert float((adv - x).abs().max()) <= eps + 1e-6
+        assert float(adv.min()) >= 0 and float(adv.max()) <= 1
