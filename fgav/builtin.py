@@ -45,11 +45,14 @@ def fgav_augmenters() -> list[type]:
 @hookimpl
 def fgav_attacks() -> list[type]:
     """Foolbox's attacks under short names, and the attacks Foolbox lacks."""
+    from fgav.attacks.apgd import APGDAttack
     from fgav.attacks.foolbox_attacks import FOOLBOX_ATTACKS
+    from fgav.attacks.reliable import ReliableAttack
     from fgav.attacks.sparse import SparseAttack
+    from fgav.attacks.square import SquareAttack
     from fgav.attacks.stadv import STAdvAttack
 
-    return [*FOOLBOX_ATTACKS, STAdvAttack, SparseAttack]
+    return [*FOOLBOX_ATTACKS, STAdvAttack, SparseAttack, APGDAttack, SquareAttack, ReliableAttack]
 
 
 @hookimpl

@@ -77,13 +77,18 @@ def _adversarials(
     early_stop: bool,
 ) -> list[tuple[float | None, Tensor]]:
     """The adversarial batch for each epsilon (one, with epsilon None, for attacks without)."""
-    # The fast native path does push/guide itself: only for augmenters that keep the base
-    # class's wrap (one that overrides wrap must have its wrapping used).
-    if runs_natively(attack) and type(augmenter).wrap is Augmenter.wrap:
+    # Attacks that read the part's loss itself (fgav's protocol, docs/plugins.md), and Foolbox's
+    # plain gradient descent, run natively: push/guide done here, so only for augmenters that
+    # keep the base class's wrap (one that overrides wrap must have its wrapping used).
+    native = getattr(attack, "run_on_objective", None)
+    if (callable(native) or runs_natively(attack)) and type(augmenter).wrap is Augmenter.wrap:
         push = augmenter.mode == "push"
         start = augmented if push else x
         shift = None if push else (augmented - x)
-        advs = run_gradient_attack(attack, objective, start, epsilons, shift=shift, early_stop=early_stop)
+        if callable(native):
+            advs = native(objective, start, list(epsilons), shift=shift, early_stop=early_stop)
+        else:
+            advs = run_gradient_attack(attack, objective, start, epsilons, shift=shift, early_stop=early_stop)
         return list(zip(epsilons, advs))
     wrapped = augmenter.wrap(attack, batch=batch)
     criterion = fb.criteria.Misclassification(objective.labels)

@@ -11,6 +11,7 @@ import foolbox as fb
 import pytest
 from click.testing import CliRunner
 
+from fgav.builtin import fgav_attacks
 import fgav
 from fgav.attacks.options import DEFAULT_RANGES, MAX_COUNT, Range, check_attack_options, follow_steps
 from fgav.cli import add_plugin_commands, cli
@@ -42,7 +43,7 @@ def _kind(name: str, option: str) -> type:
     return args[0] if args else hint
 
 
-BUILTINS = [cls.name for cls in __import__("fgav.attacks", fromlist=["BUILTIN_ATTACKS"]).BUILTIN_ATTACKS]
+BUILTINS = [cls.name for cls in fgav_attacks()]
 CASES = [(name, option, default) for name in BUILTINS for option, default in _options(name)]
 
 

@@ -24,6 +24,9 @@ FAST_OPTIONS: dict[str, dict[str, Any]] = {
     "spatial-grid": {"num_translations": 2, "num_rotations": 2},
     "stadv": {"steps": 3},
     "sparse": {"steps": 3, "restarts": 1},
+    "apgd": {"steps": 3},
+    "square": {"queries": 5},
+    "reliable": {"steps": 3, "queries": 5},
 }
 
 
