@@ -11,9 +11,9 @@ import foolbox as fb
 import pytest
 from click.testing import CliRunner
 
-from fgav.builtin import fgav_attacks
 import fgav
 from fgav.attacks.options import DEFAULT_RANGES, MAX_COUNT, Range, check_attack_options, follow_steps
+from fgav.builtin import fgav_attacks
 from fgav.cli import add_plugin_commands, cli
 from fgav.errors import FgavError
 from fgav.registry import get_attack
