@@ -6,8 +6,8 @@ import base64
 from html import escape
 
 import fgav
-from fgav.reports.canvas import SCALE
 from fgav.reports.document import Figure, Report, Table
+from fgav.reports.figures import SCALE
 
 _CSS = """
 :root { color-scheme: light; }
