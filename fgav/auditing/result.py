@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from fgav.errors import FgavError
 from fgav.formatting import format_epsilon, format_epsilons, format_number, format_rate, markdown_line, markdown_table
@@ -256,11 +257,13 @@ class AuditResult:
         """A rich table like the paper's Tab. 4 and 5, each rate with its 95 % Wilson interval."""
         header, body, footnotes = self._summary()
         caption = ["ASR: [95% Wilson interval]; rows 'S(x) alone': the augmenter with no attack."]
-        table = Table(title=title, caption="\n".join(caption + footnotes), caption_justify="left")
+        # Text, not markup: a part or augmenter name in brackets must print as it is.
+        table = Table(title=Text(title), caption=Text("\n".join(caption + footnotes)), caption_justify="left")
         for column in header:
-            table.add_column(column, justify="left" if column in ("Attacked part", "Attack", "Augmenter") else "right")
+            table.add_column(Text(column),
+                             justify="left" if column in ("Attacked part", "Attack", "Augmenter") else "right")
         for row in body:
-            table.add_row(*row)
+            table.add_row(*[Text(cell) for cell in row])
         return table
 
     def to_markdown(self, path: str | Path | None = None) -> str:
