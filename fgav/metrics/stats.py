@@ -108,10 +108,9 @@ def mcnemar(a: Sequence[bool | None], b: Sequence[bool | None]) -> McNemar:
     """
     if len(a) != len(b):
         raise ValueError(f"paired outcomes of {len(a)} and {len(b)} samples: compare the same samples")
-    counts = [0, 0, 0, 0]  # only a, only b, both, neither
-    for x, y in zip(a, b):
-        if x is None or y is None:
-            continue
-        counts[0 if x and not y else 1 if y and not x else 2 if x else 3] += 1
-    p, exact = mcnemar_p(counts[0], counts[1])
-    return McNemar(*counts, p_value=p, exact=exact)
+    pairs = [(bool(x), bool(y)) for x, y in zip(a, b) if x is not None and y is not None]
+    only_a = sum(x and not y for x, y in pairs)
+    only_b = sum(y and not x for x, y in pairs)
+    both = sum(x and y for x, y in pairs)
+    p, exact = mcnemar_p(only_a, only_b)
+    return McNemar(only_a, only_b, both, len(pairs) - only_a - only_b - both, p_value=p, exact=exact)

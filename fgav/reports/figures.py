@@ -13,6 +13,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -58,7 +59,7 @@ def png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _finite(value: float | None) -> bool:
+def _finite(value: float | None) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -69,8 +70,8 @@ def _error_bars(values: Sequence[float | None], intervals: Sequence[Interval]) -
     below, above = [], []
     for value, interval in zip(values, intervals):
         if _finite(value) and interval is not None and all(_finite(v) for v in interval):
-            below.append(max(float(value) - interval[0], 0.0))  # type: ignore[arg-type]
-            above.append(max(interval[1] - float(value), 0.0))  # type: ignore[arg-type]
+            below.append(max(float(value) - interval[0], 0.0))
+            above.append(max(interval[1] - float(value), 0.0))
         else:
             below.append(0.0)
             above.append(0.0)
