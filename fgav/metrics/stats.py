@@ -72,7 +72,8 @@ class McNemar:
     def describe(self) -> str:
         """One line: the discordant counts and the p-value."""
         how = "exact" if self.exact else "χ²"
-        return f"{self.only_a} vs {self.only_b} discordant of {self.n}, p = {format_p(self.p_value)} ({how})"
+        p = format_p(self.p_value)
+        return f"{self.only_a} vs {self.only_b} discordant of {self.n}, p {p if p.startswith('<') else '= ' + p} ({how})"
 
 
 def format_p(p: float) -> str:

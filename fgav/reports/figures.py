@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -44,6 +45,11 @@ class Series:
 
 def _short(text: str) -> str:
     return text if len(text) <= LABEL_LENGTH else text[:LABEL_LENGTH - 1] + "…"
+
+
+def _title(axes: Any, title: str, width: float) -> None:
+    # Wrapped to the figure's width (about 11 characters an inch at this size), never clipped.
+    axes.set_title("\n".join(textwrap.wrap(title, max(30, int(width * 11)))), fontsize=11)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -90,6 +96,7 @@ def line_figure(
     """A line chart of rates in [0, 1] against ``x_values`` (ticks labelled ``x_labels``), with error bars."""
     figure = _figure(7.6, 4.2)
     axes = figure.add_subplot()
+    _title(axes, title, 5.0)
     for s in series:
         points = [(x, v, i) for x, v, i in zip(x_values, s.values, list(s.intervals) or [None] * len(x_values))
                   if _finite(v)]
@@ -101,7 +108,6 @@ def line_figure(
                       marker=MARKERS[s.style % len(MARKERS)], markersize=5, capsize=3, linewidth=1.6)
     axes.set_xticks(list(x_values), [_short(label) for label in x_labels])
     axes.set_ylim(-0.03, 1.03)
-    axes.set_title(title, fontsize=11)
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
     axes.grid(True, alpha=0.3)
@@ -118,13 +124,15 @@ def bar_figure(
     y_label: str,
 ) -> Figure:
     """Grouped bars of rates in [0, 1]: one group per ``groups`` entry, one bar (with error bar) per series."""
-    figure = _figure(max(5.0, 1.2 + 0.45 * len(groups) * max(len(bars), 1)), 4.2)
+    width = max(6.0, 2.4 + 0.45 * len(groups) * max(len(bars), 1))
+    figure = _figure(width, 4.2)
     axes = figure.add_subplot()
-    width = 0.8 / max(len(bars), 1)
+    _title(axes, title, width - 2.0)
+    bar_width = 0.8 / max(len(bars), 1)
     for k, (label, values, intervals) in enumerate(bars):
-        xs = [g + (k - (len(bars) - 1) / 2) * width for g in range(len(groups))]
+        xs = [g + (k - (len(bars) - 1) / 2) * bar_width for g in range(len(groups))]
         heights = [float(v) if _finite(v) else 0.0 for v in values]
-        axes.bar(xs, heights, width * 0.92, yerr=_error_bars(values, intervals), capsize=3, label=_short(label),
+        axes.bar(xs, heights, bar_width * 0.92, yerr=_error_bars(values, intervals), capsize=3, label=_short(label),
                  color=PALETTE[k % len(PALETTE)], error_kw={"elinewidth": 1, "ecolor": "#333333"})
         for x, v in zip(xs, values):
             if not _finite(v):  # no value: say so rather than draw a zero
@@ -132,7 +140,6 @@ def bar_figure(
     axes.set_xticks(range(len(groups)), [_short(g) for g in groups], rotation=20 if len(groups) > 4 else 0,
                     ha="right" if len(groups) > 4 else "center")
     axes.set_ylim(0, 1.05)
-    axes.set_title(title, fontsize=11)
     axes.set_ylabel(y_label)
     axes.grid(True, axis="y", alpha=0.3)
     axes.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False, title="Augmenter")
@@ -149,8 +156,10 @@ def heat_figure(
     separate_first_row: bool = False,
 ) -> Figure:
     """A heat map of values in [0, 1], each cell labelled; columns as (group, label), None cells grey."""
-    figure = _figure(max(5.0, 2.6 + 1.0 * len(columns)), max(2.6, 1.4 + 0.45 * len(rows)))
+    width = max(5.0, 2.6 + 1.0 * len(columns))
+    figure = _figure(width, max(2.6, 1.4 + 0.45 * len(rows)))
     axes = figure.add_subplot()
+    _title(axes, title, width - 1.5)
     grid = [[float(v) if _finite(v) else math.nan for v in row] for row in values]
     colours = colormaps[HEAT_MAP].with_extremes(bad="#eeeeee")  # a copy: the registered map stays as it is
     image = axes.imshow(grid, cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
@@ -168,6 +177,5 @@ def heat_figure(
     axes.tick_params(length=0)
     if separate_first_row and len(rows) > 1:
         axes.axhline(0.5, color="white", linewidth=4)
-    axes.set_title(title, fontsize=11)
     figure.colorbar(image, ax=axes, label=value_label, shrink=0.9)
     return figure
