@@ -188,6 +188,9 @@ class MetricAccumulator:
             if self.groups[key]
         }
         scored = {k: v for k, v in self.correct.items() if v[2]}
+        # A model whose output is NaN on some adversarial image has no score there: the FAS
+        # metrics count the others, and the result says how many were left out.
+        finite = torch.isfinite(scores)
         result: dict[str, Any] = {
             "n": self.n,
             "n_right_clean": self.right_clean,
@@ -201,11 +204,14 @@ class MetricAccumulator:
             "accuracy_ci": {k: list(wilson_interval(round(v[1]), int(v[2]))) for k, v in scored.items()},
             "change": {k: v / n for k, v in self.change.items()},
             "distortion": {k: v / n for k, v in self.dist.items()},
-            "fas": fas_metrics(scores, labels) if self.n else {},
-            "fas_ci": {k: list(v) for k, v in fas_intervals(scores, labels).items()} if self.n else {},
+            "fas": fas_metrics(scores[finite], labels[finite]) if finite.any() else {},
+            "fas_ci": ({k: list(v) for k, v in fas_intervals(scores[finite], labels[finite]).items()}
+                       if finite.any() else {}),
             "breakdown": breakdown,
             "outcomes": "".join(self.outcomes),
         }
+        if not finite.all():
+            result["fas_nonfinite_scores"] = int((~finite).sum())
         # An identity augmenter (``none``) changes nothing alone: no entry for it.
         if self.alone is not None and self.alone["dist"]["linf"] > 0:
             flipped = int(self.alone["flipped"])

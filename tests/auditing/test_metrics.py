@@ -113,3 +113,13 @@ def test_an_identity_augmenter_has_no_alone_entry_and_old_states_are_refused() -
     del state["outcomes"]
     with pytest.raises(FgavError, match="older fgav"):
         MetricAccumulator(model.heads, {"spoof"}).load_state(state)
+
+
+def test_nan_scores_are_left_out_of_the_fas_metrics_and_counted() -> None:
+    model = fgav.build_model("timm:test_resnet", [], image_size=32)
+    acc = MetricAccumulator(model.heads, {"spoof"})
+    x = torch.zeros(3, 3, 8, 8)
+    adv = {"classification": torch.tensor([[2.0, 0.0], [float("nan"), 0.0], [0.0, 2.0]])}
+    acc.update(_batch([0, 1, 1]), _logits([0, 1, 1]), adv, x, x + 0.1)
+    r = acc.result()
+    assert r["fas_nonfinite_scores"] == 1 and r["fas"]["APCER"] == 0.0 and r["fas"]["BPCER"] == 0.0
