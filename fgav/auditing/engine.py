@@ -172,6 +172,8 @@ def _attack_batch(
     for aug_name, augmenter in plan.augmenters:
         with torch.no_grad():
             augmented = augmenter(x, batch).clamp(0, 1)
+            # In push mode the attack starts from S(x): what S(x) does alone is reported beside it.
+            alone = (augmented, model(augmented)) if augmenter.mode == "push" else None
         for part in plan.parts:
             objective = PartObjective.for_batch(model, part, batch)
             for attack_name, attack in plan.attacks:
@@ -183,7 +185,7 @@ def _attack_batch(
                     key = (part, attack_name, eps, aug_name)
                     if key not in accumulators:
                         accumulators[key] = MetricAccumulator(dict(model.heads), provides)
-                    accumulators[key].update(batch, clean, adv, x, x_adv)
+                    accumulators[key].update(batch, clean, adv, x, x_adv, alone=alone)
 
 
 def plan_parts(model: MultiTaskModel, heads: Sequence[str] | str, provides: frozenset[str]) -> tuple[list[str], list[str]]:

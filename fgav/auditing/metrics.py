@@ -10,6 +10,12 @@
   (pixels where any channel changed by more than 1e-6), averaged over samples.
 - FAS metrics of the live/spoof decision under attack, and the ASR broken down by spoof
   type, illumination and environment.
+- Every rate that is a proportion carries its 95 % Wilson interval (``<name>_ci``).
+- Per-sample outcomes (``outcomes``, one character a sample in data order: ``1`` flipped,
+  ``0`` resisted, ``-`` wrong when clean), so that two attacks or augmenters run on the
+  same samples can be compared with McNemar's paired test.
+- For an augmenter in push mode, ``alone``: what S(x) does with no attack (its own ASR,
+  outcomes and distortion), so that an SFA gain is never read without the augmenter's own.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import torch
 from torch import Tensor
 
 from fgav.data.labels import ENVIRONMENT_NAMES, ILLUMINATION_NAMES, SPOOF_TYPE_NAMES
+from fgav.errors import FgavError
 from fgav.interfaces import AuxHead
-from fgav.metrics.fas import fas_metrics
+from fgav.metrics.fas import fas_intervals, fas_metrics
+from fgav.metrics.stats import wilson_interval
 from fgav.model import CLASSIFICATION, spoof_probability
 from fgav.types import Batch
 
@@ -33,6 +41,7 @@ BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "environment": ENVIRONMENT_NAMES,
 }
 _L0_TOLERANCE = 1e-6
+FLIPPED, RESISTED, NOT_COUNTED = "1", "0", "-"  # a sample's outcome in ``outcomes``
 
 
 def distortion(x: Tensor, x_adv: Tensor) -> dict[str, Tensor]:
@@ -68,6 +77,8 @@ class MetricAccumulator:
         self.scores: list[Tensor] = []
         self.labels: list[Tensor] = []
         self.groups: dict[str, dict[int, list[int]]] = {k: {} for k in BREAKDOWNS}
+        self.outcomes: list[str] = []  # one string a batch; see FLIPPED, RESISTED, NOT_COUNTED
+        self.alone: dict[str, Any] | None = None  # S(x) with no attack, for push augmenters
 
     def update(
         self,
@@ -76,8 +87,15 @@ class MetricAccumulator:
         adv: Mapping[str, Tensor],
         x: Tensor,
         x_adv: Tensor,
+        *,
+        alone: tuple[Tensor, Mapping[str, Tensor]] | None = None,
     ) -> None:
-        """Add one batch: its ground truth, clean and adversarial outputs and images."""
+        """Add one batch: its ground truth, clean and adversarial outputs and images.
+
+        Args:
+            alone: for an augmenter in push mode, S(x) and the model's outputs on it (the
+                augmenter with no attack), accumulated under ``alone``.
+        """
         labels = batch["spoof"].to(x.device).long()
         right = clean[CLASSIFICATION].argmax(1) == labels
         wrong_after = adv[CLASSIFICATION].argmax(1) != labels
@@ -85,6 +103,16 @@ class MetricAccumulator:
         self.n += int(labels.numel())
         self.right_clean += int(right.sum())
         self.flipped += int(flipped.sum())
+        self.outcomes.append(_outcomes(right, flipped))
+        if alone is not None:
+            augmented, outputs = alone
+            alone_flipped = right & (outputs[CLASSIFICATION].argmax(1) != labels)
+            if self.alone is None:
+                self.alone = {"flipped": 0, "outcomes": [], "dist": {"linf": 0.0, "l2": 0.0, "l0": 0.0}}
+            self.alone["flipped"] += int(alone_flipped.sum())
+            self.alone["outcomes"].append(_outcomes(right, alone_flipped))
+            for key, values in distortion(x, augmented).items():
+                self.alone["dist"][key] += float(values.sum())
         for name in self.scored:
             head = self.heads[name]
             target = head.target(batch).to(x.device)
@@ -118,43 +146,91 @@ class MetricAccumulator:
             "scores": torch.cat(self.scores).tolist() if self.scores else [],
             "labels": torch.cat(self.labels).tolist() if self.labels else [],
             "groups": {k: {str(g): v for g, v in groups.items()} for k, groups in self.groups.items()},
+            "outcomes": "".join(self.outcomes),
+            "alone": None if self.alone is None else {**self.alone, "outcomes": "".join(self.alone["outcomes"])},
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Continue from :meth:`state`'s output."""
+        """Continue from :meth:`state`'s output.
+
+        Raises:
+            FgavError: the state was saved by a version of fgav without per-sample outcomes.
+        """
+        if "outcomes" not in state or "alone" not in state:
+            raise FgavError("the audit state was saved by an older fgav (no per-sample outcomes): "
+                            "run without --resume to start again")
         self.n, self.right_clean, self.flipped = state["n"], state["right_clean"], state["flipped"]
         self.correct = {k: list(v) for k, v in state["correct"].items()}
         self.change, self.dist = dict(state["change"]), dict(state["dist"])
         self.scores = [torch.tensor(state["scores"], dtype=torch.float32)] if state["scores"] else []
         self.labels = [torch.tensor(state["labels"], dtype=torch.long)] if state["labels"] else []
         self.groups = {k: {int(g): list(v) for g, v in groups.items()} for k, groups in state["groups"].items()}
+        self.outcomes = [state["outcomes"]] if state["outcomes"] else []
+        alone = state["alone"]
+        self.alone = None if alone is None else {"flipped": int(alone["flipped"]), "dist": dict(alone["dist"]),
+                                                 "outcomes": [alone["outcomes"]] if alone["outcomes"] else []}
 
     def result(self) -> dict[str, Any]:
-        """The figures: ``asr``, ``accuracy``, ``clean_accuracy``, ``change``, ``distortion``, ..."""
+        """The figures: ``asr``, ``accuracy``, ``clean_accuracy``, ``change``, ``distortion``, ...
+
+        Each rate that is a proportion has its 95 % Wilson interval beside it as
+        ``<name>_ci`` (``[low, high]``); ``outcomes`` holds the per-sample outcomes.
+        """
         n = max(self.n, 1)
         scores = torch.cat(self.scores) if self.scores else torch.zeros(0)
         labels = torch.cat(self.labels) if self.labels else torch.zeros(0, dtype=torch.long)
         breakdown = {
             key: {
                 BREAKDOWNS[key][g] if 0 <= g < len(BREAKDOWNS[key]) else str(g): {
-                    "asr": _ratio(f, r), "n_right_clean": r,
+                    "asr": _ratio(f, r), "asr_ci": list(wilson_interval(f, r)), "n_right_clean": r,
                 }
                 for g, (r, f) in sorted(self.groups[key].items())
             }
             for key in BREAKDOWNS
             if self.groups[key]
         }
-        return {
+        scored = {k: v for k, v in self.correct.items() if v[2]}
+        # A model whose output is NaN on some adversarial image has no score there: the FAS
+        # metrics count the others, and the result says how many were left out.
+        finite = torch.isfinite(scores)
+        result: dict[str, Any] = {
             "n": self.n,
             "n_right_clean": self.right_clean,
+            "n_flipped": self.flipped,
             "asr": _ratio(self.flipped, self.right_clean),
-            "clean_accuracy": {k: v[0] / v[2] for k, v in self.correct.items() if v[2]},
-            "accuracy": {k: v[1] / v[2] for k, v in self.correct.items() if v[2]},
+            "asr_ci": list(wilson_interval(self.flipped, self.right_clean)),
+            "n_scored": {k: int(v[2]) for k, v in scored.items()},
+            "clean_accuracy": {k: v[0] / v[2] for k, v in scored.items()},
+            "clean_accuracy_ci": {k: list(wilson_interval(round(v[0]), int(v[2]))) for k, v in scored.items()},
+            "accuracy": {k: v[1] / v[2] for k, v in scored.items()},
+            "accuracy_ci": {k: list(wilson_interval(round(v[1]), int(v[2]))) for k, v in scored.items()},
             "change": {k: v / n for k, v in self.change.items()},
             "distortion": {k: v / n for k, v in self.dist.items()},
-            "fas": fas_metrics(scores, labels) if self.n else {},
+            "fas": fas_metrics(scores[finite], labels[finite]) if finite.any() else {},
+            "fas_ci": ({k: list(v) for k, v in fas_intervals(scores[finite], labels[finite]).items()}
+                       if finite.any() else {}),
             "breakdown": breakdown,
+            "outcomes": "".join(self.outcomes),
         }
+        if not finite.all():
+            result["fas_nonfinite_scores"] = int((~finite).sum())
+        # An identity augmenter (``none``) changes nothing alone: no entry for it.
+        if self.alone is not None and self.alone["dist"]["linf"] > 0:
+            flipped = int(self.alone["flipped"])
+            result["alone"] = {
+                "asr": _ratio(flipped, self.right_clean),
+                "asr_ci": list(wilson_interval(flipped, self.right_clean)),
+                "n_flipped": flipped,
+                "distortion": {k: v / n for k, v in self.alone["dist"].items()},
+                "outcomes": "".join(self.alone["outcomes"]),
+            }
+        return result
+
+
+def _outcomes(right: Tensor, flipped: Tensor) -> str:
+    """One character a sample: flipped, resisted, or not counted (wrong when clean)."""
+    return "".join(FLIPPED if f else RESISTED if r else NOT_COUNTED
+                   for r, f in zip(right.tolist(), flipped.tolist()))
 
 
 def _ratio(num: float, den: float) -> float:

@@ -55,8 +55,7 @@ def load_result(path: str | Path) -> AuditResult | TransferResult:
         return TransferResult(payload["results"], dict(payload.get("clean_accuracy") or {}),
                               dict(payload.get("config") or {}), list(payload.get("skipped") or []))
     if isinstance(payload, dict) and _is_audit(payload):
-        return AuditResult(payload["results"], dict(payload.get("config") or {}), list(payload.get("notes") or []),
-                           list(payload.get("skipped") or []))
+        return AuditResult.from_dict(payload)
     raise FgavError(f"{path} is neither an audit nor a transfer result (fgav audit --json or fgav transfer --json)")
 
 

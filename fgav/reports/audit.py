@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fgav.auditing.result import AuditResult
-from fgav.reports.canvas import PALETTE
-from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, part_label, text_of
-from fgav.reports.figures import Series, bar_chart, line_chart
+from fgav.auditing.result import ALONE, AuditResult, flag_footnotes
+from fgav.errors import FgavError
+from fgav.metrics.stats import ALPHA, format_p
+from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, part_label, rate, text_of
+from fgav.reports.figures import Series, bar_figure, line_figure, png
 
 Setting = tuple[str, Any]  # (attack, epsilon)
 _MAX_LISTED = 50
@@ -50,20 +51,44 @@ def _facts(result: AuditResult) -> list[tuple[str, str]]:
     return facts
 
 
+def _ci(entry: dict[str, Any], key: str, head: str) -> Any:
+    return (entry.get(f"{key}_ci") or {}).get(head)
+
+
 def _main_table(result: AuditResult, setting: Setting, rows: list[dict[str, Any]]) -> Table:
     heads = _unique([h for r in rows for h in (r.get("accuracy") or {})])
-    clean: dict[str, Any] = next((r["clean_accuracy"] for r in rows if r.get("clean_accuracy")), {})
-    body = [["Clean", "-", "-", *[number(clean.get(h)) for h in heads]]]
-    for r in rows:
-        acc = r.get("accuracy") or {}
-        body.append([part_label(r["part"]), str(r.get("augmenter")), number(r.get("asr")),
-                     *[number(acc.get(h)) for h in heads]])
+    first = next((r for r in rows if r.get("clean_accuracy")), {})
+    clean: dict[str, Any] = first.get("clean_accuracy") or {}
+    scored = first.get("n_scored") or {}
+    marks, footnotes = flag_footnotes(rows)
+    flagged = any(marks)
+    body = [["Clean", "-", "-", *[rate(clean.get(h), _ci(first, "clean_accuracy", h), scored.get(h, first.get("n")))
+                                   for h in heads], *([""] if flagged else [])]]
+    alone_shown: set[str] = set()
+    for r, mark in zip(rows, marks):
+        acc, n_scored = r.get("accuracy") or {}, r.get("n_scored") or {}
+        body.append([part_label(r["part"]), str(r.get("augmenter")), rate(r.get("asr"), r.get("asr_ci"),
+                                                                         r.get("n_right_clean")),
+                     *[rate(acc.get(h), _ci(r, "accuracy", h), n_scored.get(h, r.get("n"))) for h in heads],
+                     *([mark] if flagged else [])])
+        alone = r.get("alone")
+        if isinstance(alone, dict) and r.get("augmenter") not in alone_shown:
+            # S(x) with no attack, once per augmenter: an ASR gain in push mode is read against it.
+            alone_shown.add(str(r.get("augmenter")))
+            body.append([ALONE, str(r.get("augmenter")), rate(alone.get("asr"), alone.get("asr_ci"),
+                                                              r.get("n_right_clean")),
+                         *["-" for _ in heads], *([""] if flagged else [])])
+    note = ("ASR: among samples whose live/spoof decision was right when clean, the share wrong after the attack. "
+            "In brackets: the 95 % Wilson interval.")
+    if alone_shown:
+        note += f" {ALONE}: the augmenter's output S(x) with no attack (push mode starts the attack there)."
+    if footnotes:
+        note += " Flags: " + "; ".join(footnotes)
     return Table(
         title=f"Attack success rate and accuracy under attack: {_setting_title(*setting)}",
-        header=["Attacked part", "Augmenter", "ASR", *[part_label(h) for h in heads]],
-        groups=[("", 3), ("Accuracy", len(heads))] if heads else None,
-        rows=body, label_columns=2,
-        note="ASR: among samples whose live/spoof decision was right when clean, the share wrong after the attack.",
+        header=["Attacked part", "Augmenter", "ASR", *[part_label(h) for h in heads], *(["Flags"] if flagged else [])],
+        groups=[("", 3), ("Accuracy", len(heads)), *([("", 1)] if flagged else [])] if heads else None,
+        rows=body, label_columns=2, note=note,
     )
 
 
@@ -88,7 +113,7 @@ def _keyed_rows(results: list[dict[str, Any]], many_attacks: bool, many_eps: boo
 
 
 def asr_against_epsilon(result: AuditResult, attack: str) -> bytes | None:
-    """The line chart of one attack's ASR against its budget: a line per part and augmenter.
+    """The line chart of one attack's ASR against its budget: a line per part and augmenter, with error bars.
 
     None where the audit ran the attack at fewer than two numeric budgets.
     """
@@ -102,17 +127,23 @@ def asr_against_epsilon(result: AuditResult, attack: str) -> bytes | None:
     series = []
     for i, part in enumerate(parts):
         for j, aug in enumerate(augmenters):
-            asr = {r.get("epsilon"): r.get("asr") for r in results
-                   if r.get("attack") == attack and r["part"] == part and r.get("augmenter") == aug}
-            if asr:
-                series.append(Series(PALETTE[i % len(PALETTE)], j, [(e, asr.get(e)) for e in eps_values]))
-    return line_chart(
+            found = {r.get("epsilon"): r for r in results
+                     if r.get("attack") == attack and r["part"] == part and r.get("augmenter") == aug}
+            if found:
+                series.append(Series(f"{part_label(part)}, {aug}",
+                                     [(found.get(e) or {}).get("asr") for e in eps_values],
+                                     [_interval((found.get(e) or {}).get("asr_ci")) for e in eps_values],
+                                     colour=i, style=j))
+    return png(line_figure(
         title=f"{attack}: attack success rate against ε", x_values=eps_values,
         x_labels=[epsilon(e) for e in eps_values], series=series, x_label="ε (attack budget)",
-        y_label="Attack success rate",
-        legend=[("Attacked part", [(part_label(p), PALETTE[i % len(PALETTE)], -1) for i, p in enumerate(parts)]),
-                ("Augmenter", [(str(a), "#222222", j) for j, a in enumerate(augmenters)])],
-    )
+        y_label="Attack success rate"))
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return (float(value[0]), float(value[1]))
+    return None
 
 
 def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
@@ -122,25 +153,71 @@ def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
     augmenters = _unique([r.get("augmenter") for r in results])
     for attack in _unique([a for a, _ in settings]):
         eps_values = sorted({e for a, e in settings if a == attack and isinstance(e, (int, float))})
-        png = asr_against_epsilon(result, attack)
-        if png is not None:
-            figures.append(Figure(f"asr-vs-eps-{_slug(attack)}", f"{attack}: ASR against ε", png,
-                                  "One line per attacked part (colour) and augmenter (line style); "
-                                  "coinciding lines hide each other, the tables hold every value."))
+        line = asr_against_epsilon(result, attack)
+        if line is not None:
+            figures.append(Figure(f"asr-vs-eps-{_slug(attack)}", f"{attack}: ASR against ε", line,
+                                  "One line per attacked part (colour) and augmenter (line style), "
+                                  "error bars the 95 % Wilson intervals; coinciding lines hide each other, "
+                                  "the tables hold every value."))
         budgets = [e for a, e in settings if a == attack]
         eps = max(eps_values) if eps_values else budgets[0]
         bars = []
         for aug in augmenters:
-            asr = {r["part"]: r.get("asr") for r in results
-                   if r.get("attack") == attack and r.get("epsilon") == eps and r.get("augmenter") == aug}
-            bars.append((str(aug), [asr.get(p) for p in parts]))
-        png = bar_chart(title=f"{_setting_title(attack, eps)}: attack success rate per attacked part",
-                        groups=[part_label(p) for p in parts], bars=bars, y_label="Attack success rate")
-        largest = f"; the largest budget, ε = {epsilon(eps)}." if len(eps_values) > 1 else "."
-        caption = "One bar per augmenter" + largest
-        figures.append(Figure(f"asr-per-part-{_slug(attack)}", f"{_setting_title(attack, eps)}: ASR per part", png,
+            found = {r["part"]: r for r in results
+                     if r.get("attack") == attack and r.get("epsilon") == eps and r.get("augmenter") == aug}
+            bars.append((str(aug), [(found.get(p) or {}).get("asr") for p in parts],
+                         [_interval((found.get(p) or {}).get("asr_ci")) for p in parts]))
+        chart = png(bar_figure(title=f"{_setting_title(attack, eps)}: attack success rate per attacked part",
+                               groups=[part_label(p) for p in parts], bars=bars, y_label="Attack success rate"))
+        largest = f"; the largest budget, ε = {epsilon(eps)}" if len(eps_values) > 1 else ""
+        caption = f"One bar per augmenter{largest}; error bars: 95 % Wilson intervals."
+        figures.append(Figure(f"asr-per-part-{_slug(attack)}", f"{_setting_title(attack, eps)}: ASR per part", chart,
                               caption))
     return figures
+
+
+def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """The comparisons worth testing among one setting's entries: each augmenter against none, a push
+    augmenter against its S(x) alone, and an augmenter's push mode against its guide mode."""
+    by_aug = {str(r.get("augmenter")): r for r in rows}
+    pairs = []
+    for name, entry in by_aug.items():
+        if name != "none" and "none" in by_aug:
+            pairs.append((name, entry, "none", by_aug["none"]))
+        if isinstance(entry.get("alone"), dict):
+            pairs.append((name, entry, f"{ALONE} ({name})", entry["alone"]))
+        if f"{name}:guide" in by_aug:
+            pairs.append((name, entry, f"{name}:guide", by_aug[f"{name}:guide"]))
+    return pairs
+
+
+def _comparisons(results: list[dict[str, Any]], many_attacks: bool, many_eps: bool) -> Section | None:
+    """McNemar's paired test of the augmenters' ASRs on the same samples; None where there is no pair."""
+    header = ["Attacked part"] + (["Attack"] if many_attacks else []) + (["ε"] if many_eps else [])
+    rows = []
+    groups = _unique([(r["part"], r.get("attack"), r.get("epsilon")) for r in results])
+    for part, attack, eps in groups:
+        same = [r for r in results if (r["part"], r.get("attack"), r.get("epsilon")) == (part, attack, eps)]
+        for name_a, a, name_b, b in _pairs(same):
+            try:
+                test = AuditResult.compare(a, b)
+            except FgavError:
+                continue  # a result without per-sample outcomes (schema 1)
+            keys = [part_label(part)] + ([str(attack)] if many_attacks else []) + ([epsilon(eps)] if many_eps else [])
+            verdict = ("higher" if test.only_a > test.only_b else "lower") if test.significant() else "no"
+            rows.append([*keys, name_a, name_b, rate(a.get("asr"), a.get("asr_ci"), a.get("n_right_clean")),
+                         rate(b.get("asr"), b.get("asr_ci"), a.get("n_right_clean")),
+                         f"{test.only_a} / {test.only_b}", format_p(test.p_value), verdict])
+    if not rows:
+        return None
+    return Section("Paired comparisons (McNemar)", text=[
+        "Two augmenters (or an augmenter and its S(x) alone) compared on the same samples: only the samples "
+        "that one flips and the other does not count. A difference is claimed only where p < "
+        f"{ALPHA:g}."], tables=[Table(
+            "Paired comparisons of the ASR", [*header, "A", "B", "ASR of A", "ASR of B", "flipped by A only / B only",
+                                              "p", f"A differs (p < {ALPHA:g})"],
+            rows, label_columns=len(header) + 2,
+            note="p: two-sided McNemar test (exact binomial below 25 discordant samples).")])
 
 
 def audit_report(result: AuditResult, *, source: str = "") -> Report:
@@ -171,17 +248,31 @@ def audit_report(result: AuditResult, *, source: str = "") -> Report:
                                 text=["How much each part's output moves when each part is attacked."],
                                 tables=[_change_table(s, by_setting[s]) for s in settings]))
         header, keys = _keyed_rows(results, many_attacks, many_eps)
-        dist = [[*k, number((r.get("distortion") or {}).get("linf")), number((r.get("distortion") or {}).get("l2")),
-                 number((r.get("distortion") or {}).get("l0"), 1)] for k, r in zip(keys, results)]
+        alone_rows = result.alone_rows()
+        _, alone_keys = _keyed_rows(alone_rows, many_attacks, many_eps)
+
+        def distortion_row(k: list[str], r: dict[str, Any]) -> list[str]:
+            d = r.get("distortion") or {}
+            return [*k, number(d.get("linf")), number(d.get("l2")), number(d.get("l0"), 1)]
+
+        dist = [distortion_row(k, r) for k, r in zip(keys, results)]
+        dist += [distortion_row([ALONE, *k[1:]], r) for k, r in zip(alone_keys, alone_rows)]
         sections.append(Section("Distortion from the clean image", tables=[Table(
             "Distortion", [*header, "L∞", "L2", "L0 (pixels)"], dist, label_columns=len(header),
-            note="Averaged over samples; from the clean image, so an augmenter's own change counts.")]))
+            note="Averaged over samples; from the clean image, so an augmenter's own change counts"
+                 + (f"; {ALONE}: S(x) itself, with no attack." if alone_rows else "."))]))
         fas_keys = _unique([k for r in results for k in (r.get("fas") or {})])
         if fas_keys:
-            fas = [[*k, *[number((r.get("fas") or {}).get(f)) for f in fas_keys]] for k, r in zip(keys, results)]
+            fas = [[*k, *[rate((r.get("fas") or {}).get(f), (r.get("fas_ci") or {}).get(f), r.get("n"))
+                          for f in fas_keys]] for k, r in zip(keys, results)]
             sections.append(Section("Face anti-spoofing metrics under attack", tables=[Table(
                 "FAS metrics", [*header, *fas_keys], fas, label_columns=len(header),
-                note="Of the live/spoof decision on the adversarial examples (spoof is the positive class).")]))
+                note="Of the live/spoof decision on the adversarial examples (spoof is the positive class); "
+                     "in brackets the 95 % Wilson interval of each proportion (TPR@FPR's given its threshold). "
+                     "TPR@FPR as CelebA-Spoof computes it.")]))
+        comparisons = _comparisons(results, many_attacks, many_eps)
+        if comparisons is not None:
+            sections.append(comparisons)
         breakdown = Section("Attack success rate by spoof type, illumination and environment")
         for key in _unique([k for r in results for k in (r.get("breakdown") or {})]):
             groups = _unique([g for r in results for g in ((r.get("breakdown") or {}).get(key) or {})])
@@ -190,9 +281,11 @@ def audit_report(result: AuditResult, *, source: str = "") -> Report:
             counts = [next((c[g].get("n_right_clean") for c in cells if isinstance(c.get(g), dict)), None)
                       for g in groups]
             rows = [["n right when clean", *[""] * (len(header) - 1), *[number(n) for n in counts]]]
-            rows += [[*k, *[number((c.get(g) or {}).get("asr")) for g in groups]] for k, c in zip(keys, cells)]
+            rows += [[*k, *[rate((c.get(g) or {}).get("asr"), (c.get(g) or {}).get("asr_ci"),
+                                 (c.get(g) or {}).get("n_right_clean")) for g in groups]]
+                     for k, c in zip(keys, cells)]
             breakdown.tables.append(Table(f"ASR by {key.replace('_', ' ')}", [*header, *groups], rows,
-                                          label_columns=len(header)))
+                                          label_columns=len(header), note="In brackets: the 95 % Wilson interval."))
         if breakdown.tables:
             sections.append(breakdown)
     if result.notes:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from fgav.auditing.result import _PART_LABELS, _eps, _fmt
+from fgav.auditing.result import _PART_LABELS
+from fgav.formatting import format_epsilon, format_number, format_rate
 
 
 @dataclass
@@ -74,18 +74,19 @@ class Report:
 
 def number(value: Any, digits: int = 4) -> str:
     """A value as the report prints it: 4 decimals, ``-`` for none or NaN."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return str(value)
-    return _fmt(float(value) if isinstance(value, (int, float)) else value, digits)
+    if isinstance(value, (bool, int)):
+        return format_number(value)
+    return format_number(float(value) if isinstance(value, (int, float)) else value, digits)
+
+
+def rate(value: Any, interval: Any = None, n: Any = None) -> str:
+    """A rate with its 95 % interval, to the decimals ``n`` samples support: ``0.62 [0.50, 0.73]``."""
+    return format_rate(value, interval, n=n)
 
 
 def epsilon(value: Any) -> str:
-    """An epsilon as k/255 where it is one, ``-`` for attacks without a budget."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "-" if value is None else str(value)
-    return _eps(float(value)) if math.isfinite(value) else "-"
+    """A budget as the user gave it (``8/255``, ``0.5``), ``-`` for attacks without a budget."""
+    return format_epsilon(value)
 
 
 def part_label(name: str) -> str:

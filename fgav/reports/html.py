@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from fgav.reports.canvas import SCALE
 from fgav.reports.document import Figure, Report, Table
+from fgav.reports.figures import SCALE
 from fgav.version import __version__
 
 _CSS = """

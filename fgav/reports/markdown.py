@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from fgav.formatting import markdown_cell as _cell
+from fgav.formatting import markdown_line as _line
+from fgav.formatting import markdown_table
 from fgav.reports.document import Report, Table
 
 
-def _cell(text: str) -> str:
-    # A pipe would end the cell; a < could open raw HTML in a renderer.
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
-
-
-def _line(text: str) -> str:
-    return text.replace("<", "&lt;").replace("\n", " ")
-
-
 def _table(table: Table) -> list[str]:
-    header = table.flat_header()
-    align = ["---" if i < table.label_columns else "---:" for i in range(len(header))]
-    lines = [f"### {_line(table.title)}", "", "| " + " | ".join(_cell(h) for h in header) + " |",
-             "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows]
+    lines = [f"### {_line(table.title)}", "",
+             *markdown_table(table.flat_header(), table.rows, label_columns=max(table.label_columns, 1))]
     if table.note:
         lines += ["", f"*{_line(table.note)}*"]
     return lines + [""]
@@ -32,8 +23,7 @@ def render_markdown(report: Report, *, figures_dir: str | None = None) -> str:
     lines = [f"# {_line(report.title)}", ""]
     if report.source:
         lines += [f"From `{report.source.replace('`', '')}`.", ""]
-    lines += ["## The run", "", "| | |", "|---|---|"]
-    lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in report.facts]
+    lines += ["## The run", "", *markdown_table(["", ""], report.facts)]
     lines.append("")
     for section in report.sections:
         lines += [f"## {_line(section.title)}", ""]

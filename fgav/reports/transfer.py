@@ -6,7 +6,7 @@ from typing import Any
 
 from fgav.auditing.transfer import TransferResult
 from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, text_of
-from fgav.reports.figures import heat_map
+from fgav.reports.figures import heat_figure, png
 
 _MAX_LISTED = 50
 
@@ -59,15 +59,15 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
             rows=rows,
         ))
         name = "transfer" if len(budgets) == 1 else f"transfer-{len(section.figures) + 1}"
-        png = heat_map(
+        chart = png(heat_figure(
             title=f"Accuracy of each target on each source's examples{suffix}",
             rows=["Original accuracy", *[str(s) for s in sources]],
             columns=[(f"target: {t}", str(a)) for t in targets for a in augmenters],
             values=[[v if isinstance(v, (int, float)) else None for v in row] for row in [clean, *matrix]],
             value_label="accuracy", separate_first_row=True,
-        )
+        ))
         section.figures.append(Figure(
-            name, f"Transfer matrix{suffix}", png,
+            name, f"Transfer matrix{suffix}", chart,
             "Rows: source model (and the clean accuracy); columns: target model and augmenter."))
     if not entries:
         section.text.append("The result holds no entry.")

@@ -1,5 +1,10 @@
 """The experiments of the paper's Sec. 4: for each table, the jobs it reads and how it is laid out.
 
+Every table that shows an SFA gain in push mode (Tab. 1-4) shows beside it S(x) alone
+(the augmenter with no attack, on the same samples) and, where measured, SFA in guide
+mode (the attack's own budget around x, SFA only steering it), and carries McNemar's
+paired tests of those cells, so that the reading claims only what the numbers support.
+
 Every experiment declares its :class:`~fgav.reproduce.jobs.Job` s (audits and the
 transfer) for a :class:`~fgav.reproduce.jobs.Setting`, and builds a
 :class:`~fgav.reproduce.tables.ReproducedTable`, with the paper's figures beside, from
@@ -14,11 +19,12 @@ from typing import Any
 
 from fgav.auditing import AuditResult
 from fgav.auditing.transfer import TransferResult
+from fgav.errors import FgavError
 from fgav.io import safe_name
 from fgav.registry import list_augmenters
 from fgav.reproduce import paper
 from fgav.reproduce.jobs import Job, Result, Setting, unique_jobs
-from fgav.reproduce.tables import ReproducedTable
+from fgav.reproduce.tables import Comparison, Interval, ReproducedTable
 
 EPS = 8 / 255
 # Our budgets for the paper's rows whose epsilons its text lost (documented in docs/reproduce.md).
@@ -47,13 +53,18 @@ class Experiment:
 def tab1_job(s: Setting, attack: str) -> Job:
     """The Tab. 1 audit of one attack (Tab. 3 reads its "with LBP" column from it too)."""
     eps = dict(TAB1_AUDITS)[attack]
-    return Job(f"tab1-{attack}", "audit", s.main, {"attacks": [attack], "eps": list(eps), "augmenters": ["none", "sfa"]})
+    return Job(f"tab1-{attack}", "audit", s.main, {"attacks": [attack], "eps": list(eps),
+                                                   "augmenters": ["none", "sfa", "sfa:guide"]})
 
 
 def parts_job(s: Setting, backbone: str) -> Job:
-    """FGSM on every part of one target at every budget of ``SWEEP_EPS``, without and with SFA."""
+    """FGSM on every part of one target at every budget of ``SWEEP_EPS``, without and with SFA.
+
+    The main target's audit runs SFA in guide mode too (Tab. 4 shows it beside push mode).
+    """
+    augmenters = ["none", "sfa", "sfa:guide"] if backbone == s.main else ["none", "sfa"]
     return Job(f"parts-{safe_name(backbone)}", "audit", backbone,
-               {"heads": "all", "attacks": ["fgsm"], "eps": list(SWEEP_EPS), "augmenters": ["none", "sfa"]})
+               {"heads": "all", "attacks": ["fgsm"], "eps": list(SWEEP_EPS), "augmenters": augmenters})
 
 
 def _audit(results: Results, key: str) -> AuditResult:
@@ -67,23 +78,81 @@ def _asr(result: AuditResult, **where: Any) -> float | None:
     return found[0]["asr"] if found else None
 
 
+def _entry(result: AuditResult, **where: Any) -> dict[str, Any] | None:
+    found = result.find(**where)
+    return found[0] if found else None
+
+
+def _rate(entry: dict[str, Any] | None) -> tuple[float | None, Interval]:
+    if entry is None:
+        return None, None
+    interval = entry.get("asr_ci")
+    return entry.get("asr"), list(interval) if isinstance(interval, (list, tuple)) else None
+
+
+def _compare(row: str, a: tuple[str, dict[str, Any] | None], b: tuple[str, dict[str, Any] | None]
+             ) -> list[Comparison]:
+    """McNemar's test of two cells of a row, where both were measured with per-sample outcomes."""
+    if a[1] is None or b[1] is None:
+        return []
+    try:
+        return [Comparison.of(row, a[0], b[0], AuditResult.compare(a[1], b[1]))]
+    except FgavError:  # a result of an older fgav, without outcomes
+        return []
+
+
+def _samples(result: AuditResult) -> int | None:
+    return max((int(r.get("n_right_clean") or 0) for r in result.results), default=None) or None
+
+
+SFA_COLUMNS = ["without SFA", "with SFA (push)", "S(x) alone", "SFA guide (equal budget)"]
+
+
+def _sfa_row(result: AuditResult, row: str, **where: Any
+             ) -> tuple[list[float | None], list[Interval], list[Comparison]]:
+    """Without SFA, SFA push, S(x) alone, SFA guide: the ASR of each, and the tests the reading needs."""
+    none = _entry(result, augmenter="none", **where)
+    push = _entry(result, augmenter="sfa", **where)
+    guide = _entry(result, augmenter="sfa:guide", **where)
+    alone = push.get("alone") if push is not None and isinstance(push.get("alone"), dict) else None
+    cells = [_rate(none), _rate(push), _rate(alone), _rate(guide)]
+    tests = (_compare(row, (SFA_COLUMNS[1], push), (SFA_COLUMNS[0], none))
+             + _compare(row, (SFA_COLUMNS[1], push), (SFA_COLUMNS[2], alone))
+             + _compare(row, (SFA_COLUMNS[3], guide), (SFA_COLUMNS[0], none)))
+    return [v for v, _ in cells], [i for _, i in cells], tests
+
+
+def _sfa_table(table_id: str, title: str, rows: list[str], measured: list[tuple[AuditResult, dict[str, Any]]],
+               theirs: list[list[float | None]], notes: list[str] | None = None) -> ReproducedTable:
+    """A table of SFA_COLUMNS, one row per (result, where); the paper's two columns beside ours."""
+    ours, intervals, tests = [], [], []
+    for row, (result, where) in zip(rows, measured):
+        values, bounds, comparisons = _sfa_row(result, row, **where)
+        ours.append(values)
+        intervals.append(bounds)
+        tests += comparisons
+    return ReproducedTable(table_id, title, list(SFA_COLUMNS), rows, ours,
+                           [[*pair, None, None] for pair in theirs], list(notes or []), intervals,
+                           max((_samples(r) or 0 for r, _ in measured), default=0) or None, tests)
+
+
 def tab1_jobs(s: Setting) -> list[Job]:
     """Tab. 1's audits: one per attack on the main target."""
     return [tab1_job(s, attack) for attack, _ in TAB1_AUDITS]
 
 
 def tab1(s: Setting, results: Results) -> ReproducedTable:
-    """Tab. 1: ASR of five attacks on the live/spoof decision, without and with SFA."""
-    rows: list[tuple[str, str, dict[str, Any], float]] = [("None", "fgsm", {}, 0.0)]
-    rows += [(f"FGSM (ε={round(e * 255)}/255)", "fgsm", {}, e) for e in FGSM_EPS]
-    rows += [(f"C&W (L2 ε={e})", "cw", {}, e) for e in CW_EPS]
-    rows += [("Spatial (stadv, ε=8/255)", "stadv", {}, EPS), ("PGD (ε=8/255)", "pgd", {}, EPS),
-             (f"Sparse (k pixels, ε={SPARSE_EPS})", "sparse", {}, SPARSE_EPS)]
-    ours = [[_asr(_audit(results, f"tab1-{a}"), epsilon=e, augmenter=g) for g in ("none", "sfa")]
-            for _, a, _, e in rows]
-    return ReproducedTable("tab1", f"Tab. 1: ASR on the live/spoof decision of {s.main}, without and with SFA",
-                           ["without SFA", "with SFA"], [r[0] for r in rows], ours,
-                           [list(v) for v in paper.TAB1.values()])
+    """Tab. 1: ASR of five attacks on the live/spoof decision, without SFA, with it, S(x) alone and guide."""
+    rows: list[tuple[str, str, float]] = [("None", "fgsm", 0.0)]
+    rows += [(f"FGSM (ε={round(e * 255)}/255)", "fgsm", e) for e in FGSM_EPS]
+    rows += [(f"C&W (L2 ε={e})", "cw", e) for e in CW_EPS]
+    rows += [("Spatial (stadv, ε=8/255)", "stadv", EPS), ("PGD (ε=8/255)", "pgd", EPS),
+             (f"Sparse (k pixels, ε={SPARSE_EPS})", "sparse", SPARSE_EPS)]
+    return _sfa_table("tab1", f"Tab. 1: ASR on the live/spoof decision of {s.main}, without and with SFA",
+                      [r[0] for r in rows], [(_audit(results, f"tab1-{a}"), {"epsilon": e}) for _, a, e in rows],
+                      [list(v) for v in paper.TAB1.values()],
+                      ["S(x) alone: SFA's output with no attack (push mode starts every attack there); "
+                       "SFA guide: the attack keeps its budget around x, SFA only steers it."])
 
 
 def _tab2_augmenters(s: Setting) -> list[str]:
@@ -97,7 +166,7 @@ def tab2_jobs(s: Setting) -> list[Job]:
 
 
 def tab2(s: Setting, results: Results) -> ReproducedTable:
-    """Tab. 2: FGSM ASR with each data augmentation and CAM against SFA."""
+    """Tab. 2: FGSM ASR with each data augmentation and CAM against SFA, each beside its S(x) alone."""
     skipped = set(s.skip_augmenters)
     available = _tab2_augmenters(s)
     missing = [a for a in TAB2_AUGMENTERS if a not in available and a not in skipped]
@@ -106,11 +175,24 @@ def tab2(s: Setting, results: Results) -> ReproducedTable:
              "plugins/fgav-cam)"] if missing else []
     if skipped:
         notes.append(f"skipped in this run: {', '.join(sorted(skipped))} (Score-CAM takes ~20 s an image on a CPU)")
+    notes.append("S(x) alone: the augmenter's output with no attack, from which the attack starts (push mode).")
+    names = [*available, *(["sfa:guide"] if "sfa" in available else [])]
+    none = _entry(result, augmenter="none")
+    ours, intervals, tests = [], [], []
+    for name in names:
+        entry = _entry(result, augmenter=name)
+        alone = entry.get("alone") if entry is not None and isinstance(entry.get("alone"), dict) else None
+        (asr, ci), (alone_asr, alone_ci) = _rate(entry), _rate(alone)
+        ours.append([asr, alone_asr, (entry or {}).get("distortion", {}).get("l2"),
+                     (alone or {}).get("distortion", {}).get("l2")])
+        intervals.append([ci, alone_ci, None, None])
+        if name != "none":
+            tests += _compare(name, ("ASR", entry), ("none", none)) + _compare(name, ("ASR", entry),
+                                                                             ("S(x) alone", alone))
     return ReproducedTable("tab2", f"Tab. 2: FGSM (ε=8/255) ASR of {s.main} with each augmenter",
-                           ["ASR", "L2 distortion"], available,
-                           [[_asr(result, augmenter=a), result.find(augmenter=a)[0]["distortion"]["l2"]]
-                            for a in available],
-                           [[paper.TAB2[a], None] for a in available], notes)
+                           ["ASR", "S(x) alone", "L2 distortion", "L2 of S(x) alone"], names, ours,
+                           [[paper.TAB2.get(a), None, None, None] for a in names], notes, intervals,
+                           _samples(result), tests)
 
 
 TAB3_ATTACKS = (("FGSM", "fgsm", FGSM_EPS[1]), ("C&W", "cw", CW_EPS[1]), ("Spatial", "stadv", EPS),
@@ -125,14 +207,31 @@ def tab3_jobs(s: Setting) -> list[Job]:
     return jobs + [tab1_job(s, attack) for _, attack, _ in TAB3_ATTACKS]
 
 
+TAB3_COLUMNS = ["without LBP", "S(x) alone, without LBP", "with LBP", "S(x) alone, with LBP", "SFA guide, with LBP"]
+
+
 def tab3(s: Setting, results: Results) -> ReproducedTable:
-    """Tab. 3: ASR with SFA without and with its LBP texture filter."""
-    attacks = TAB3_ATTACKS
-    ours = [[_asr(_audit(results, f"tab3-{attack}"), augmenter="sfa"),
-             _asr(_audit(results, f"tab1-{attack}"), augmenter="sfa", epsilon=eps)] for _, attack, eps in attacks]
+    """Tab. 3: ASR with SFA without and with its LBP texture filter, each beside its S(x) alone."""
+    ours, intervals, tests = [], [], []
+    samples = 0
+    for label, attack, eps in TAB3_ATTACKS:
+        without = _entry(_audit(results, f"tab3-{attack}"), augmenter="sfa")
+        with_lbp = _entry(_audit(results, f"tab1-{attack}"), augmenter="sfa", epsilon=eps)
+        guide = _entry(_audit(results, f"tab1-{attack}"), augmenter="sfa:guide", epsilon=eps)
+        alone = [e.get("alone") if e is not None and isinstance(e.get("alone"), dict) else None
+                 for e in (without, with_lbp)]
+        cells = [_rate(without), _rate(alone[0]), _rate(with_lbp), _rate(alone[1]), _rate(guide)]
+        ours.append([v for v, _ in cells])
+        intervals.append([i for _, i in cells])
+        tests += (_compare(label, (TAB3_COLUMNS[2], with_lbp), (TAB3_COLUMNS[0], without))
+                  + _compare(label, (TAB3_COLUMNS[0], without), (TAB3_COLUMNS[1], alone[0]))
+                  + _compare(label, (TAB3_COLUMNS[2], with_lbp), (TAB3_COLUMNS[3], alone[1])))
+        samples = max(samples, int((with_lbp or {}).get("n_right_clean") or 0))
     return ReproducedTable("tab3", f"Tab. 3: ASR of {s.main} with SFA, without and with the LBP texture filter",
-                           ["without LBP", "with LBP"], [a[0] for a in attacks], ours,
-                           [list(paper.TAB3[a[0]]) for a in attacks])
+                           list(TAB3_COLUMNS), [a[0] for a in TAB3_ATTACKS], ours,
+                           [[paper.TAB3[a[0]][0], None, paper.TAB3[a[0]][1], None, None] for a in TAB3_ATTACKS],
+                           ["Guide mode was measured with the texture filter only (Tab. 1's audits)."], intervals,
+                           samples or None, tests)
 
 
 def tab4_jobs(s: Setting) -> list[Job]:
@@ -141,13 +240,12 @@ def tab4_jobs(s: Setting) -> list[Job]:
 
 
 def tab4(s: Setting, results: Results) -> ReproducedTable:
-    """Tab. 4: FGSM ASR when each part is attacked, without and with SFA."""
+    """Tab. 4: FGSM ASR when each part is attacked, without SFA, with it, S(x) alone and guide."""
     result = _audit(results, parts_job(s, s.main).key)
     parts = [p for p in paper.PARTS if result.find(part=p)]
-    ours = [[_asr(result, part=p, augmenter=g, epsilon=EPS) for g in ("none", "sfa")] for p in parts]
-    return ReproducedTable("tab4", f"Tab. 4: FGSM (ε=8/255) ASR of {s.main} when each part is attacked",
-                           ["without SFA", "with SFA"], [PART_NAMES[p] for p in parts], ours,
-                           [list(paper.TAB4[p]) for p in parts])
+    return _sfa_table("tab4", f"Tab. 4: FGSM (ε=8/255) ASR of {s.main} when each part is attacked",
+                      [PART_NAMES[p] for p in parts], [(result, {"part": p, "epsilon": EPS}) for p in parts],
+                      [list(paper.TAB4[p]) for p in parts])
 
 
 def backbone_jobs(s: Setting) -> list[Job]:

@@ -95,7 +95,7 @@ def write_figures(s: Setting, results: Mapping[str, Any], out: Path, log: Callab
     png = asr_against_epsilon(sweep, "fgsm") if isinstance(sweep, AuditResult) else None
     if png is not None:
         (folder / "asr_vs_eps.png").write_bytes(png)
-        figures.append((f"FGSM on each part of {s.main}: attack success rate against ε (solid: without SFA, "
-                        "dashed: with SFA)", "figures/asr_vs_eps.png"))
+        figures.append((f"FGSM on each part of {s.main}: attack success rate against ε (colour: part; line "
+                        "style: augmenter; error bars: 95 % Wilson intervals)", "figures/asr_vs_eps.png"))
     log(f"figures in {folder}")
     return figures

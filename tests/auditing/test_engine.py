@@ -70,9 +70,10 @@ def test_fgsm_asr_grows_with_epsilon_and_the_result_serializes(tiny_target, tiny
     assert zero["distortion"] == {"linf": 0.0, "l2": 0.0, "l0": 0.0}
     assert all(abs(v) < 1e-12 for v in zero["change"].values())
     payload = json.loads(result.to_json(tmp_path / "r.json"))
-    assert payload["schema"] == 1 and len(payload["results"]) == 6
+    assert payload["schema"] == 2 and len(payload["results"]) == 6
     entry = payload["results"][0]
-    for key in ("part", "attack", "epsilon", "augmenter", "asr", "accuracy", "change", "distortion", "n", "fas"):
+    for key in ("part", "attack", "epsilon", "augmenter", "asr", "asr_ci", "accuracy", "accuracy_ci", "change",
+                "distortion", "n", "fas", "outcomes"):
         assert key in entry
     assert result.to_csv().count("\n") == 7
     assert "| Classification | fgsm | 8/255" not in result.to_markdown() and "32/255" in result.to_markdown()
@@ -176,6 +177,11 @@ def test_push_and_guide_in_one_audit(tiny_target, tiny_data) -> None:
     assert push["mode"] == "push" and guide["mode"] == "guide"
     assert guide["distortion"]["linf"] <= 4 / 255 + 1e-6, "guide stays within epsilon of x"
     assert push["distortion"]["linf"] > 4 / 255 + 0.04, "push starts from S(x), 0.05 away"
+    # Push mode reports what S(x) does with no attack, on the same samples; guide mode does not.
+    alone = push["alone"]
+    assert "alone" not in guide and abs(alone["distortion"]["linf"] - 0.05) < 1e-3
+    assert len(alone["outcomes"]) == len(push["outcomes"]) == 8
+    assert result.compare(push, alone).n == push["n_right_clean"]
 
 
 def test_an_augmenter_that_overrides_wrap_is_not_bypassed(tiny_target, tiny_data) -> None:

@@ -25,22 +25,43 @@ AUGMENTERS = ("none", "sfa")
 EPSILONS = (4 / 255, 8 / 255)
 
 
+def _ci(value: float | None) -> list[float] | None:
+    return None if value is None else [value - 0.1, value + 0.1]
+
+
+def _rate(value: float | None) -> str:
+    """A rate over 12-16 samples as the report prints it: two decimals and the interval."""
+    return "-" if value is None else f"{value:.2f} [{value - 0.1:.2f}, {value + 0.1:.2f}]"
+
+
 def _entry(p: int, a: int, e: int) -> dict[str, Any]:
     """One result whose every figure is distinct and depends on (part, augmenter, epsilon)."""
     code = 0.01 * (1 + p * 4 + a * 2 + e)  # 0.01 .. 0.08
-    return {
+    asr = None if (p, a, e) == (1, 1, 0) else 0.5 + code
+    accuracy = {"classification": 0.25 + code, "spoof_type": 0.125 + code}
+    entry = {
         "part": PARTS[p], "attack": "fgsm", "epsilon": EPSILONS[e], "augmenter": AUGMENTERS[a], "mode": "push",
-        "n": 16, "n_right_clean": 12,
-        "asr": None if (p, a, e) == (1, 1, 0) else 0.5 + code,
+        "n": 16, "n_right_clean": 12, "asr": asr, "asr_ci": _ci(asr),
+        "n_scored": {"classification": 16, "spoof_type": 16},
         "clean_accuracy": {"classification": 0.75, "spoof_type": 0.625},
-        "accuracy": {"classification": 0.25 + code, "spoof_type": 0.125 + code},
+        "clean_accuracy_ci": {"classification": _ci(0.75), "spoof_type": _ci(0.625)},
+        "accuracy": accuracy, "accuracy_ci": {k: _ci(v) for k, v in accuracy.items()},
         "change": {"depth": 1.0 + code, "classification": 2.0 + code},
         "distortion": {"linf": EPSILONS[e], "l2": 0.3 + code, "l0": 1000.0 + p},
         "fas": {"APCER": 0.1 + code, "BPCER": 0.2 + code, "ACER": 0.15 + code, "AUC": 0.9 - code},
-        "breakdown": {"spoof_type": {"Live": {"asr": 0.3 + code, "n_right_clean": 7},
-                                     "Photo": {"asr": 0.4 + code, "n_right_clean": 5}}},
-        "early_stop": True, "attack_options": {},
+        "fas_ci": {"APCER": _ci(0.1 + code), "BPCER": _ci(0.2 + code)},
+        "breakdown": {"spoof_type": {"Live": {"asr": 0.3 + code, "asr_ci": _ci(0.3 + code), "n_right_clean": 7},
+                                     "Photo": {"asr": 0.4 + code, "asr_ci": _ci(0.4 + code), "n_right_clean": 5}}},
+        # 16 samples, 12 right when clean; without SFA 6 flipped, with SFA those 6 and 6 more (for p = 0).
+        "outcomes": "----" + ("111111000000" if a == 0 else "111111111111"),
+        "early_stop": True, "attack_options": {}, "flags": [],
     }
+    if AUGMENTERS[a] == "sfa":
+        entry["alone"] = {"asr": 0.25, "asr_ci": [0.09, 0.53], "n_flipped": 3,
+                          "distortion": {"linf": 0.09, "l2": 1.5, "l0": 4000.0}, "outcomes": "----" + "111" + "0" * 9}
+    if (p, a, e) == (0, 0, 1):
+        entry["flags"] = [{"code": "not-monotone", "message": "ASR falls as ε grows"}]
+    return entry
 
 
 def audit_result(epsilons: int = 2) -> AuditResult:
@@ -93,25 +114,35 @@ def test_audit_markdown_holds_every_table_with_the_right_numbers(tmp_path: Path)
     evil = "&lt;script>alert(1)&lt;/script>"
     for e, eps in enumerate(("4/255", "8/255")):
         main = md_table(text, f"Attack success rate and accuracy under attack: fgsm, ε = {eps}")
+        flagged = e == 1
         assert main[0] == ["Attacked part", "Augmenter", "ASR", "Accuracy · Classification",
-                           "Accuracy · Spoofing Type"]
-        assert by_label(main, "Clean")[3:] == ["0.7500", "0.6250"]
+                           "Accuracy · Spoofing Type", *(["Flags"] if flagged else [])]
+        assert by_label(main, "Clean")[3:5] == [_rate(0.75), _rate(0.625)]
+        assert by_label(main, "S(x) alone", "sfa")[2] == "0.25 [0.09, 0.53]"
         change = md_table(text, f"Change of each part: fgsm, ε = {eps}")
         for p, label in enumerate(("Depth Map", evil)):
             for a, aug in enumerate(AUGMENTERS):
                 code = 0.01 * (1 + p * 4 + a * 2 + e)
-                asr = "-" if (p, a, e) == (1, 1, 0) else f"{0.5 + code:.4f}"
-                assert by_label(main, label, aug)[2:] == [asr, f"{0.25 + code:.4f}", f"{0.125 + code:.4f}"]
+                asr = None if (p, a, e) == (1, 1, 0) else 0.5 + code
+                row = by_label(main, label, aug)
+                assert row[2:5] == [_rate(asr), _rate(0.25 + code), _rate(0.125 + code)]
+                assert row[5:] == (["1" if (p, a) == (0, 0) else ""] if flagged else [])
                 assert by_label(change, label, aug)[2:] == [f"{1 + code:.4f}", f"{2 + code:.4f}"]
+    assert "Flags: [1] not-monotone: ASR falls as ε grows" in text
     distortion = md_table(text, "Distortion")
     assert distortion[0] == ["Attacked part", "ε", "Augmenter", "L∞", "L2", "L0 (pixels)"]
     assert by_label(distortion, evil, "8/255", "sfa")[3:] == ["0.0314", f"{0.3 + 0.08:.4f}", "1001.0"]
+    assert by_label(distortion, "S(x) alone", "0", "sfa")[3:] == ["0.0900", "1.5000", "4000.0"]
     fas = md_table(text, "FAS metrics")
-    assert by_label(fas, "Depth Map", "4/255", "none")[3:] == ["0.1100", "0.2100", "0.1600", "0.8900"]
+    assert by_label(fas, "Depth Map", "4/255", "none")[3:] == [_rate(0.11), _rate(0.21), "0.16", "0.89"]
     breakdown = md_table(text, "ASR by spoof type")
     assert breakdown[0][-2:] == ["Live", "Photo"]
     assert by_label(breakdown, "n right when clean")[-2:] == ["7", "5"]
-    assert by_label(breakdown, "Depth Map", "8/255", "sfa")[-2:] == ["0.3400", "0.4400"]
+    assert by_label(breakdown, "Depth Map", "8/255", "sfa")[-2:] == [_rate(0.34), _rate(0.44)]
+    paired = md_table(text, "Paired comparisons of the ASR")
+    # 6 samples flipped only with SFA: exact p = 2 * 0.5^6 = 0.031; SFA against S(x) alone: 9 vs 0.
+    assert by_label(paired, "Depth Map", "4/255", "sfa", "none")[6:] == ["6 / 0", "0.031", "higher"]
+    assert by_label(paired, "Depth Map", "4/255", "sfa", "S(x) alone (sfa)")[6:] == ["9 / 0", "0.0039", "higher"]
     assert "| Epsilons | 4/255, 8/255 |" in text and "| Seconds | 12.5 |" in text
     assert "- part 'reflection' skipped: &lt;no ground truth>" in text
     assert EVIL not in text
@@ -136,7 +167,7 @@ def test_html_is_self_contained_holds_every_table_and_escapes_the_json(tmp_path:
     result = audit_result()
     report = build_report(result)
     html = render_html(report)
-    assert html.count("<table>") == len(report.tables()) == 2 + 2 + 1 + 1 + 1
+    assert html.count("<table>") == len(report.tables()) == 2 + 2 + 1 + 1 + 1 + 1
     for table in report.tables():
         assert f"<caption>{table.title.replace(chr(39), '&#x27;')}</caption>" in html
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -40,9 +40,15 @@ def test_quick_reproduction_writes_seven_tables_figures_and_resumes(tiny_synth: 
     for title in ("Tab. 1", "Tab. 4", "Tab. 7", "Fig. 2", "Fig. 3"):
         assert title in text
     tab4 = ReproducedTable.from_dict(json.loads((out / "tables" / "tab4.json").read_text()))
-    assert tab4.rows[-1] == "Classification" and tab4.columns == ["without SFA", "with SFA"]
-    assert tab4.paper[-1] == [0.6578, 0.9046]
+    assert tab4.rows[-1] == "Classification"
+    assert tab4.columns == ["without SFA", "with SFA (push)", "S(x) alone", "SFA guide (equal budget)"]
+    assert tab4.paper[-1] == [0.6578, 0.9046, None, None]
     assert all(v is None or 0 <= v <= 1 for row in tab4.ours for v in row)
+    assert all(v is not None for v in tab4.ours[-1]), "push, S(x) alone and guide are all measured"
+    assert {(c.a, c.b) for c in tab4.comparisons} == {("with SFA (push)", "without SFA"),
+                                                      ("with SFA (push)", "S(x) alone"),
+                                                      ("SFA guide (equal budget)", "without SFA")}
+    assert "## What the numbers support" in text
     tab7 = json.loads((out / "tables" / "tab7.json").read_text())
     assert tab7["rows"] == ["Original accuracy", "timm:test_resnet", "resnet18"] and len(tab7["columns"]) == 4
     assert (out / "figures" / "fig2_sfa_maps.png").stat().st_size > 0
