@@ -15,12 +15,23 @@ from pathlib import Path
 from typing import Any, cast
 
 import foolbox as fb
+import foolbox.attacks as fa
 import torch
 from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
 from torch import Tensor
 
 from fgav.attacks.aiming import PartObjective, foolbox_model
-from fgav.auditing.gradient import run_gradient_attack, runs_natively
+from fgav.auditing.flags import (
+    UNBOUNDED,
+    AttackRecord,
+    Evidence,
+    Key,
+    is_iterative_linf,
+    unbounded_budget,
+    uses_gradients,
+    zero_gradient_samples,
+)
+from fgav.auditing.gradient import part_gradient, run_gradient_attack, runs_natively
 from fgav.auditing.metrics import MetricAccumulator
 from fgav.auditing.result import AuditResult
 from fgav.auditing.state import load_state, save_state
@@ -42,6 +53,7 @@ class Plan:
     augmenters: list[tuple[str, Augmenter]]
     early_stop: bool = True
     seed: int = 0
+    check: bool = False  # run the flags that need extra passes (unbounded-failure)
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
@@ -72,25 +84,35 @@ def _adversarials(
     x: Tensor,
     augmented: Tensor,
     batch: Mapping[str, Any],
-    epsilons: Sequence[float],
+    epsilons: Sequence[float | None],
     early_stop: bool,
+    record: AttackRecord | None = None,
 ) -> list[tuple[float | None, Tensor]]:
-    """The adversarial batch for each epsilon (one, with epsilon None, for attacks without)."""
+    """The adversarial batch for each epsilon (one, with epsilon None, for attacks without).
+
+    ``record``, where given, gets the attack's loss traces and its own decisions where
+    the attack reports them (the flags are judged on them).
+    """
     if runs_natively(attack):
         push = augmenter.mode == "push"
         start = augmented if push else x
         shift = None if push else (augmented - x)
-        advs = run_gradient_attack(attack, objective, start, epsilons, shift=shift, early_stop=early_stop)
+        advs = run_gradient_attack(attack, objective, start, cast("Sequence[float]", epsilons), shift=shift,
+                                   early_stop=early_stop, record=record)
         return list(zip(epsilons, advs))
     wrapped = augmenter.wrap(attack, batch=batch)
     criterion = fb.criteria.Misclassification(objective.labels)
     fmodel = foolbox_model(objective)
     if isinstance(attack, (FixedEpsilonAttack, MinimizationAttack)):
-        _, clipped, _ = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
+        _, clipped, success = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
+        for judged in success if record is not None else ():
+            record.add(None, judged.to(torch.int8))
         return [(eps, c.detach()) for eps, c in zip(epsilons, clipped)]
     # An attack without a budget (Foolbox's SpatialAttack) takes no epsilons, which Foolbox's
     # Attack.__call__ overloads do not allow for.
-    _, clipped, _ = cast("Callable[..., Any]", wrapped)(fmodel, x, criterion)
+    _, clipped, success = cast("Callable[..., Any]", wrapped)(fmodel, x, criterion)
+    if record is not None:
+        record.add(None, success.to(torch.int8))
     return [(None, clipped.detach())]
 
 
@@ -105,16 +127,20 @@ def run_audit(
     state_path: Path | None = None,
     resume: bool = False,
     fingerprint: Mapping[str, Any] | None = None,
-) -> tuple[dict[tuple[str, str, float | None, str], MetricAccumulator], SkipCounter]:
+    evidence: dict[Key, Evidence] | None = None,
+) -> tuple[dict[Key, MetricAccumulator], SkipCounter]:
     """Run the plan over every batch; return the accumulators and the unreadable images skipped.
 
     With ``state_path``, the state is saved after every batch; with ``resume`` too, an
     existing state is loaded first and its finished batches are not attacked again.
+    ``evidence``, where given, is filled per result with what its flags are judged on
+    (:func:`fgav.auditing.flags.judge`).
     """
+    evidence = {} if evidence is None else evidence
     model = model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    accumulators: dict[tuple[str, str, float | None, str], MetricAccumulator] = {}
+    accumulators: dict[Key, MetricAccumulator] = {}
     skips = SkipCounter()
     start = 0
     if state_path is not None and resume and state_path.exists():
@@ -126,6 +152,8 @@ def run_audit(
             acc = MetricAccumulator(dict(model.heads), provides)
             acc.load_state(item["state"])
             accumulators[(part, attack, eps, aug)] = acc
+            if item["state"].get("flags") is not None:
+                evidence[(part, attack, eps, aug)] = Evidence.from_state(item["state"]["flags"])
     for number, raw in enumerate(loader):
         if number < start:  # finished before the interruption
             if on_batch is not None:
@@ -137,13 +165,43 @@ def run_audit(
             # audit draws what an uninterrupted one drew; the caller's RNG is left as it was.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(plan.seed * 1_000_003 + number)
-                _attack_batch(model, raw, number, plan, accumulators, provides, device)
+                _attack_batch(model, raw, number, plan, accumulators, evidence, provides, device)
         if state_path is not None:
+            saved = {key: _Saved(acc, evidence.get(key)) for key, acc in accumulators.items()}
             save_state(state_path, fingerprint=fingerprint or {}, batches_done=number + 1,
-                       accumulators=accumulators, skipped=list(skips.paths))
+                       accumulators=saved, skipped=list(skips.paths))
         if on_batch is not None:
             on_batch(len(raw["image"]))
     return accumulators, skips
+
+
+class _Saved:
+    """A result's metrics and flag evidence, saved as one state (the flags under ``"flags"``)."""
+
+    def __init__(self, metrics: MetricAccumulator, evidence: Evidence | None) -> None:
+        self.metrics, self.evidence = metrics, evidence
+
+    def state(self) -> dict[str, Any]:
+        return {**self.metrics.state(), "flags": self.evidence.state() if self.evidence is not None else None}
+
+
+def _fgsm_flips(
+    augmenter: Augmenter,
+    objective: PartObjective,
+    x: Tensor,
+    augmented: Tensor,
+    batch: Mapping[str, Any],
+    epsilons: Sequence[float],
+    model: MultiTaskModel,
+    right: Tensor,
+) -> dict[float, Tensor]:
+    """FGSM's flips at each budget (one gradient for the sweep): what iterative L-inf attacks must beat."""
+    flips = {}
+    for eps, x_adv in _adversarials(fa.LinfFastGradientAttack(), augmenter, objective, x, augmented, batch,
+                                    epsilons, False):
+        with torch.no_grad():
+            flips[cast(float, eps)] = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
+    return flips
 
 
 def _attack_batch(
@@ -151,7 +209,8 @@ def _attack_batch(
     raw: Mapping[str, Any],
     number: int,
     plan: Plan,
-    accumulators: dict[tuple[str, str, float | None, str], MetricAccumulator],
+    accumulators: dict[Key, MetricAccumulator],
+    evidence: dict[Key, Evidence],
     provides: frozenset[str],
     device: torch.device,
 ) -> None:
@@ -161,21 +220,73 @@ def _attack_batch(
     check_images(x, where=f"batch {number}")
     with torch.no_grad():
         clean = model(x)
+    labels = batch["spoof"].long()
+    right = clean[CLASSIFICATION].argmax(1) == labels
+    everyone = torch.arange(x.shape[0], device=x.device)
+    gradient_attacks = any(uses_gradients(attack) for _, attack in plan.attacks)
+    linf_attacks = any(is_iterative_linf(attack) for _, attack in plan.attacks)
     for aug_name, augmenter in plan.augmenters:
         with torch.no_grad():
             augmented = augmenter(x, batch).clamp(0, 1)
         for part in plan.parts:
             objective = PartObjective.for_batch(model, part, batch)
+            # Every attack on this part starts from S(x) (push) or takes its gradients there
+            # (guide): one backward there tells whether gradients can see the part at all.
+            zero = zero_gradient_samples(part_gradient(objective, augmented, everyone)[0]) if gradient_attacks else None
+            fgsm = (_fgsm_flips(augmenter, objective, x, augmented, batch, plan.epsilons, model, right)
+                    if linf_attacks else {})
             for attack_name, attack in plan.attacks:
+                record = AttackRecord()
                 results = _adversarials(attack, augmenter, objective, x, augmented, batch,
-                                        plan.epsilons, plan.early_stop)
-                for eps, x_adv in results:
+                                        plan.epsilons, plan.early_stop, record)
+                keys = []
+                for i, (eps, x_adv) in enumerate(results):
                     with torch.no_grad():
                         adv = model(x_adv)
                     key = (part, attack_name, eps, aug_name)
+                    keys.append(key)
                     if key not in accumulators:
                         accumulators[key] = MetricAccumulator(dict(model.heads), provides)
                     accumulators[key].update(batch, clean, adv, x, x_adv)
+                    wrong = adv[CLASSIFICATION].argmax(1) != labels
+                    ev = evidence.setdefault(key, Evidence())
+                    ev.add_outcome(right, right & wrong)
+                    if zero is not None and uses_gradients(attack):
+                        ev.add_gradients(zero)
+                    trace = record.traces[i] if i < len(record.traces) else None
+                    judged = record.judged[i] if i < len(record.judged) else None
+                    if trace is not None:
+                        ev.add_trace(trace, right & ~wrong)
+                    if judged is not None:
+                        ev.add_judged(judged, wrong)
+                    if eps is not None and eps in fgsm and is_iterative_linf(attack):
+                        ev.add_fgsm(fgsm[eps])
+                if plan.check:
+                    _check_unbounded(model, attack, augmenter, objective, x, augmented, batch, plan, right,
+                                     [evidence[key] for key in keys])
+
+
+def _check_unbounded(
+    model: MultiTaskModel,
+    attack: Any,
+    augmenter: Augmenter,
+    objective: PartObjective,
+    x: Tensor,
+    augmented: Tensor,
+    batch: Mapping[str, Any],
+    plan: Plan,
+    right: Tensor,
+    evidence: Sequence[Evidence],
+) -> None:
+    """Run the attack once more with a budget that bounds nothing; its flips go to every result of the sweep."""
+    budget = unbounded_budget(attack, x[0])
+    if budget is UNBOUNDED:
+        return
+    ((_, x_adv),) = _adversarials(attack, augmenter, objective, x, augmented, batch, [budget], plan.early_stop)
+    with torch.no_grad():
+        flipped = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
+    for ev in evidence:
+        ev.add_unbounded(flipped)
 
 
 def plan_parts(model: MultiTaskModel, heads: Sequence[str] | str, provides: frozenset[str]) -> tuple[list[str], list[str]]:

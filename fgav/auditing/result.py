@@ -17,6 +17,8 @@ from typing import Any
 
 from rich.table import Table
 
+from fgav.auditing.flags import flag_marks, with_mark
+
 SCHEMA_VERSION = 1
 _PART_LABELS = {
     "attribute": "Facial Attribute",
@@ -124,6 +126,7 @@ class AuditResult:
                 row[f"distortion.{key}"] = value
             for key, value in r.get("fas", {}).items():
                 row[f"fas.{key}"] = value
+            row["flags"] = _flag_codes(r)
             rows.append(row)
         return rows
 
@@ -147,10 +150,11 @@ class AuditResult:
         header = ["Attacked part", "Attack", "ε", "Augmenter", "ASR", *[f"acc {_HEAD_SHORT.get(h, h)}" for h in heads],
                   "L∞", "L2", "n"]
         body = []
-        for r in self.results:
+        marks, _ = flag_marks(self.results)
+        for r, mark in zip(self.results, marks):
             body.append([
                 _PART_LABELS.get(r["part"], r["part"]), r["attack"], _eps(r["epsilon"]), r["augmenter"],
-                _fmt(r["asr"]), *[_fmt(r.get("accuracy", {}).get(h)) for h in heads],
+                with_mark(_fmt(r["asr"]), mark), *[_fmt(r.get("accuracy", {}).get(h)) for h in heads],
                 _fmt(r["distortion"]["linf"]), _fmt(r["distortion"]["l2"], 3), str(r["n"]),
             ])
         return header, body
@@ -163,11 +167,15 @@ class AuditResult:
             table.add_column(column, justify="left" if column in ("Attacked part", "Attack", "Augmenter") else "right")
         for row in body:
             table.add_row(*row)
+        footnotes = flag_footnotes(self.results)
+        if footnotes:
+            table.caption = "\n".join(footnotes)
         return table
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """The summary table as Markdown (with the notes); written to ``path`` when given."""
-        lines = markdown_table(*self._summary()) + [f"\n- {note}" for note in self.notes]
+        lines = markdown_table(*self._summary()) + [f"\n{line}" for line in flag_footnotes(self.results)]
+        lines += [f"\n- {note}" for note in self.notes]
         text = "\n".join(lines) + "\n"
         if path is not None:
             write_atomically(path, text)
@@ -176,6 +184,18 @@ class AuditResult:
     def find(self, **where: Any) -> list[dict[str, Any]]:
         """The results whose fields equal the given values (e.g. ``part="depth"``)."""
         return [r for r in self.results if all(r.get(k) == v for k, v in where.items())]
+
+
+# Flags (fgav.auditing.flags): a mark on each flagged ASR, footnotes under the table, a CSV column.
+def _flag_codes(result: dict[str, Any]) -> str:
+    """A result's flag codes for CSV, ``;``-separated (empty where none fired)."""
+    return ";".join(f["code"] for f in result.get("flags") or [])
+
+
+def flag_footnotes(results: Sequence[dict[str, Any]]) -> list[str]:
+    """The footnotes of the flag marks in a table of ``results``, and a pointer to the docs."""
+    _, footnotes = flag_marks(results)
+    return [*footnotes, "Flags: indicators of attack failure, see docs/audit.md (Flags)."] if footnotes else []
 
 
 def format_epsilons(values: Sequence[float | None]) -> str:
