@@ -105,8 +105,9 @@ def _adversarials(
     fmodel = foolbox_model(objective)
     if isinstance(attack, (FixedEpsilonAttack, MinimizationAttack)):
         _, clipped, success = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
-        for judged in success if record is not None else ():
-            record.add(None, judged.to(torch.int8))
+        if record is not None:
+            for judged in success:
+                record.add(None, judged.to(torch.int8))
         return [(eps, c.detach()) for eps, c in zip(epsilons, clipped)]
     # An attack without a budget (Foolbox's SpatialAttack) takes no epsilons, which Foolbox's
     # Attack.__call__ overloads do not allow for.

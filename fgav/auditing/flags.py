@@ -313,12 +313,12 @@ def judge(evidence: Mapping[Key, Evidence], *, classification: str = "classifica
             sweeps.setdefault((part, attack, aug), []).append((eps, ev))
     flags: dict[Key, list[Flag]] = {key: _own_flags(ev) for key, ev in evidence.items()}
     for (part, attack, aug), sweep in sweeps.items():
-        for eps, flag in _not_monotone(sweep).items():
-            flags[(part, attack, eps, aug)].append(flag)
+        for eps, falls in _not_monotone(sweep).items():
+            flags[(part, attack, eps, aug)].append(falls)
     for key, ev in evidence.items():
-        flag = _unbounded(key, ev, [o for _, o in sweeps.get((key[0], key[1], key[3]), [])], classification)
-        if flag is not None:
-            flags[key].append(flag)
+        missed = _unbounded(key, ev, [o for _, o in sweeps.get((key[0], key[1], key[3]), [])], classification)
+        if missed is not None:
+            flags[key].append(missed)
     order = list(CODES)
     return {key: sorted(found, key=lambda f: order.index(f.code)) for key, found in flags.items()}
 

@@ -101,9 +101,9 @@ def run_gradient_attack(
         active = everyone
         trace = torch.full((attack.steps, x0.shape[0]), math.nan, device=x0.device)
         judged = torch.full((x0.shape[0],), -1, dtype=torch.int8, device=x0.device)
-        for step in range(attack.steps):
+        for k in range(attack.steps):
             grad, wrong, loss = part_gradient(objective, x[active], active, shift)
-            trace[step, active] = loss.float()
+            trace[k, active] = loss.float()
             if stop_early and bool(wrong.any()):
                 judged[active[wrong]] = 1
                 keep = ~wrong
