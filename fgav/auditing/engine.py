@@ -249,17 +249,10 @@ def _attack_batch(
                     if key not in accumulators:
                         accumulators[key] = MetricAccumulator(dict(model.heads), provides)
                     accumulators[key].update(batch, clean, adv, x, x_adv)
-                    wrong = adv[CLASSIFICATION].argmax(1) != labels
                     ev = evidence.setdefault(key, Evidence())
-                    ev.add_outcome(right, right & wrong)
-                    if zero is not None and uses_gradients(attack):
-                        ev.add_gradients(zero)
-                    trace = record.traces[i] if i < len(record.traces) else None
-                    judged = record.judged[i] if i < len(record.judged) else None
-                    if trace is not None:
-                        ev.add_trace(trace, right & ~wrong)
-                    if judged is not None:
-                        ev.add_judged(judged, wrong)
+                    trace, judged = record.at(i)
+                    ev.add_batch(right, adv[CLASSIFICATION].argmax(1) != labels, trace=trace, judged=judged,
+                                 zero=zero if uses_gradients(attack) else None)
                     if eps is not None and eps in fgsm and is_iterative_linf(attack):
                         ev.add_fgsm(fgsm[eps])
                 if plan.check:

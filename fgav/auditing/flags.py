@@ -96,6 +96,10 @@ class AttackRecord:
         self.traces.append(trace)
         self.judged.append(judged)
 
+    def at(self, i: int) -> tuple[Tensor | None, Tensor | None]:
+        """The ``i``-th epsilon's trace and judged decisions (None where the attack reported none)."""
+        return (self.traces[i] if i < len(self.traces) else None, self.judged[i] if i < len(self.judged) else None)
+
 
 @dataclass
 class Evidence:
@@ -111,6 +115,19 @@ class Evidence:
     rising: int = 0
     fgsm_flipped: list[bool] | None = None
     unbounded_flipped: list[bool] | None = None
+
+    def add_batch(self, right: Tensor, wrong: Tensor, *, zero: Tensor | None = None, trace: Tensor | None = None,
+                  judged: Tensor | None = None) -> None:
+        """One batch of one result: decisions right when clean and wrong after the attack (a fresh
+        forward pass), and where known, the zero-gradient mask, the loss trace and the attack's own
+        decisions."""
+        self.add_outcome(right, right & wrong)
+        if zero is not None:
+            self.add_gradients(zero)
+        if trace is not None:
+            self.add_trace(trace, right & ~wrong)
+        if judged is not None:
+            self.add_judged(judged, wrong)
 
     def add_outcome(self, right: Tensor, flipped: Tensor) -> None:
         """One batch's clean decisions (right or not) and flips (right when clean, wrong after)."""

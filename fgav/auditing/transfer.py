@@ -19,7 +19,10 @@ from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
 from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
-from fgav.auditing.result import _clean, _eps, _fmt, markdown_table, write_atomically
+from fgav.auditing.flags import AttackRecord, Evidence, Key, flag_marks, judge, uses_gradients, with_mark, \
+    zero_gradient_samples
+from fgav.auditing.gradient import part_gradient
+from fgav.auditing.result import _clean, _eps, _fmt, flag_footnotes, markdown_table, write_atomically
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
@@ -66,8 +69,11 @@ class TransferResult:
             f"{t} ({aug}{', ' + _eps(eps) if many_eps else ''})" for t in targets for aug, eps in columns
         ]
         body = [["Original accuracy"] + [_fmt(self.clean_accuracy.get(t)) for t in targets for _ in columns]]
+        marks = dict(zip(((e["source"], e["target"], e["augmenter"], e["epsilon"]) for e in self.entries),
+                         flag_marks(self.entries)[0]))
         for s in sources:
-            body.append([s] + [_fmt(self.accuracy(s, t, aug, eps)) for t in targets for aug, eps in columns])
+            body.append([s] + [with_mark(_fmt(self.accuracy(s, t, aug, eps)), marks.get((s, t, aug, eps), ""))
+                               for t in targets for aug, eps in columns])
         return header, body
 
     def table(self, *, title: str = "fgav transfer: live/spoof accuracy of each target on each source's examples") -> Table:
@@ -78,11 +84,14 @@ class TransferResult:
             table.add_column(column, justify="left" if i == 0 else "right")
         for row in body:
             table.add_row(*row)
+        footnotes = flag_footnotes(self.entries)
+        if footnotes:
+            table.caption = "\n".join(footnotes)
         return table
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """The matrix as Markdown; written atomically to ``path`` when given."""
-        text = "\n".join(markdown_table(*self._grid())) + "\n"
+        text = "\n".join(markdown_table(*self._grid()) + [f"\n{line}" for line in flag_footnotes(self.entries)]) + "\n"
         if path is not None:
             write_atomically(path, text)
         return text
@@ -151,6 +160,9 @@ def transfer(
     }
     torch.manual_seed(seed)
     right: dict[tuple[str, str, str, float | None], int] = {}
+    # The source attack's indicators of failure (zero-gradients, unstable, ...), keyed as the
+    # audit keys results, with the source model in the attack's place.
+    evidence: dict[Key, Evidence] = {}
     clean_right = dict.fromkeys(loaded, 0)
     n, skips = 0, SkipCounter()
     for raw in make_loader(data, batch_size=batch_size):
@@ -161,26 +173,38 @@ def transfer(
         x, labels = batch["image"].float(), batch["spoof"].long()
         check_images(x)
         n += x.shape[0]
+        right_now = {}
         with torch.no_grad():
             for name, model in loaded.items():
-                clean_right[name] += int((model(x)[CLASSIFICATION].argmax(1) == labels).sum())
+                right_now[name] = model(x)[CLASSIFICATION].argmax(1) == labels
+                clean_right[name] += int(right_now[name].sum())
+        everyone = torch.arange(x.shape[0], device=x.device)
         for src, model in loaded.items():
             objective = PartObjective.for_batch(model, CLASSIFICATION, batch)
             for aug in augmenters:
                 augmenter = built[(src, aug)]
                 with torch.no_grad():
                     augmented = augmenter(x, batch).clamp(0, 1)
-                for epsilon, x_adv in _adversarials(attack_obj, augmenter, objective, x, augmented, batch,
-                                                    epsilons, early_stop=False):
+                zero = (zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
+                        if uses_gradients(attack_obj) else None)
+                record = AttackRecord()
+                for i, (epsilon, x_adv) in enumerate(_adversarials(attack_obj, augmenter, objective, x, augmented,
+                                                                   batch, epsilons, False, record)):
                     with torch.no_grad():
                         for tgt, target_model in loaded.items():
-                            hits = int((target_model(x_adv)[CLASSIFICATION].argmax(1) == labels).sum())
+                            correct = target_model(x_adv)[CLASSIFICATION].argmax(1) == labels
                             key = (src, tgt, aug, epsilon)
-                            right[key] = right.get(key, 0) + hits
+                            right[key] = right.get(key, 0) + int(correct.sum())
+                            if tgt == src:
+                                trace, judged = record.at(i)
+                                evidence.setdefault((CLASSIFICATION, src, epsilon, aug), Evidence()).add_batch(
+                                    right_now[src], ~correct, zero=zero, trace=trace, judged=judged)
     if n == 0:
         raise FgavError("no readable sample to attack")
+    flags = judge(evidence)
     entries = [
-        {"source": s, "target": t, "augmenter": a, "epsilon": e, "accuracy": hits / n, "n": n}
+        {"source": s, "target": t, "augmenter": a, "epsilon": e, "accuracy": hits / n, "n": n,
+         "flags": [f.to_dict() for f in flags.get((CLASSIFICATION, s, e, a), [])]}
         for (s, t, a, e), hits in right.items()
     ]
     config = {
@@ -190,3 +214,4 @@ def transfer(
         "seed": seed, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
     }
     return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths))
+

@@ -203,3 +203,14 @@ def test_an_interrupted_audit_resumes_to_the_same_flags(masked, tiny_data, tmp_p
     resumed = audit(masked, data, state_path=state, resume=True, **options)
     assert [r["flags"] for r in resumed.results] == [r["flags"] for r in full.results]
     assert any(r["flags"] for r in full.results)
+
+
+def test_transfer_entries_carry_their_source_attacks_flags(masked, tiny_target, tiny_data) -> None:
+    from fgav.auditing.transfer import transfer
+
+    result = transfer({"masked": masked, "plain": tiny_target}, tiny_data.limit(16), attack="pgd", eps=[8 / 255],
+                      augmenters=["none"], attack_options={"steps": 2}, device="cpu")
+    by_source = {e["source"]: e for e in result.entries if e["target"] != e["source"]}
+    assert "zero-gradients" in codes(by_source["masked"]) and "zero-gradients" not in codes(by_source["plain"])
+    assert "incomplete-optimization" in codes(by_source["plain"]), "two steps, still rising"
+    assert "[1]" in result.to_markdown() and "zero-gradients" in render_markdown(build_report(result))
