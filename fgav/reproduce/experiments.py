@@ -66,6 +66,12 @@ def _asr(result: AuditResult, **where: Any) -> float | None:
     return found[0]["asr"] if found else None
 
 
+def _flags(result: AuditResult, **where: Any) -> list[str]:
+    """The flag codes of the result a cell comes from (its mark in the table)."""
+    found = result.find(**where)
+    return [f["code"] for f in (found[0].get("flags") or [])] if found else []
+
+
 def tab1_jobs(s: Setting) -> list[Job]:
     """Tab. 1's audits: one per attack on the main target."""
     return [tab1_job(s, attack) for attack, _ in TAB1_AUDITS]
@@ -80,9 +86,11 @@ def tab1(s: Setting, results: Results) -> ReproducedTable:
              (f"Sparse (k pixels, ε={SPARSE_EPS})", "sparse", {}, SPARSE_EPS)]
     ours = [[_asr(_audit(results, f"tab1-{a}"), epsilon=e, augmenter=g) for g in ("none", "sfa")]
             for _, a, _, e in rows]
+    flags = [[_flags(_audit(results, f"tab1-{a}"), epsilon=e, augmenter=g) for g in ("none", "sfa")]
+             for _, a, _, e in rows]
     return ReproducedTable("tab1", f"Tab. 1: ASR on the live/spoof decision of {s.main}, without and with SFA",
                            ["without SFA", "with SFA"], [r[0] for r in rows], ours,
-                           [list(v) for v in paper.TAB1.values()])
+                           [list(v) for v in paper.TAB1.values()], flags=flags)
 
 
 def _tab2_augmenters(s: Setting) -> list[str]:
@@ -109,7 +117,8 @@ def tab2(s: Setting, results: Results) -> ReproducedTable:
                            ["ASR", "L2 distortion"], available,
                            [[_asr(result, augmenter=a), result.find(augmenter=a)[0]["distortion"]["l2"]]
                             for a in available],
-                           [[paper.TAB2[a], None] for a in available], notes)
+                           [[paper.TAB2[a], None] for a in available], notes,
+                           flags=[[_flags(result, augmenter=a), []] for a in available])
 
 
 TAB3_ATTACKS = (("FGSM", "fgsm", FGSM_EPS[1]), ("C&W", "cw", CW_EPS[1]), ("Spatial", "stadv", EPS),
@@ -129,9 +138,11 @@ def tab3(s: Setting, results: Results) -> ReproducedTable:
     attacks = TAB3_ATTACKS
     ours = [[_asr(_audit(results, f"tab3-{attack}"), augmenter="sfa"),
              _asr(_audit(results, f"tab1-{attack}"), augmenter="sfa", epsilon=eps)] for _, attack, eps in attacks]
+    flags = [[_flags(_audit(results, f"tab3-{attack}"), augmenter="sfa"),
+               _flags(_audit(results, f"tab1-{attack}"), augmenter="sfa", epsilon=eps)] for _, attack, eps in attacks]
     return ReproducedTable("tab3", f"Tab. 3: ASR of {s.main} with SFA, without and with the LBP texture filter",
                            ["without LBP", "with LBP"], [a[0] for a in attacks], ours,
-                           [list(paper.TAB3[a[0]]) for a in attacks])
+                           [list(paper.TAB3[a[0]]) for a in attacks], flags=flags)
 
 
 def tab4_jobs(s: Setting) -> list[Job]:
@@ -144,9 +155,10 @@ def tab4(s: Setting, results: Results) -> ReproducedTable:
     result = _audit(results, parts_job(s, s.main).key)
     parts = [p for p in paper.PARTS if result.find(part=p)]
     ours = [[_asr(result, part=p, augmenter=g, epsilon=EPS) for g in ("none", "sfa")] for p in parts]
+    flags = [[_flags(result, part=p, augmenter=g, epsilon=EPS) for g in ("none", "sfa")] for p in parts]
     return ReproducedTable("tab4", f"Tab. 4: FGSM (ε=8/255) ASR of {s.main} when each part is attacked",
                            ["without SFA", "with SFA"], [PART_NAMES[p] for p in parts], ours,
-                           [list(paper.TAB4[p]) for p in parts])
+                           [list(paper.TAB4[p]) for p in parts], flags=flags)
 
 
 def backbone_jobs(s: Setting) -> list[Job]:

@@ -6,6 +6,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fgav.auditing.flags import flag_marks, with_mark
+from fgav.auditing.result import flag_footnotes
+
 
 @dataclass
 class ReproducedTable:
@@ -18,6 +21,8 @@ class ReproducedTable:
     ours: list[list[float | None]]
     paper: list[list[float | None]] | None = None
     notes: list[str] = field(default_factory=list)
+    flags: list[list[list[str]]] | None = None
+    """Per cell, the flag codes of the audit result it comes from (fgav.auditing.flags); None: not tracked."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN as null)."""
@@ -36,10 +41,13 @@ class ReproducedTable:
         """A Markdown table: each column as "ours (paper)" where the paper gives one."""
         header = ["", *self.columns]
         lines = [f"### {self.title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        flagged = [{"flags": [{"code": c} for c in codes]} for row in self.flags or [] for codes in row]
+        marks = iter(flag_marks(flagged)[0])
         for i, row in enumerate(self.rows):
             cells = []
             for j, value in enumerate(self.ours[i]):
-                cell = _fmt(value)
+                has_mark = self.flags is not None and i < len(self.flags) and j < len(self.flags[i])
+                cell = with_mark(_fmt(value), next(marks) if has_mark else "")
                 paper = self.paper[i][j] if self.paper is not None and i < len(self.paper) else None
                 if paper is not None:
                     cell += f" ({_fmt(paper)})"
@@ -48,6 +56,7 @@ class ReproducedTable:
         if self.paper is not None:
             lines.append("\nIn parentheses: the paper's figure (ResNet-18 and the others on CelebA-Spoof).")
         lines += [f"- {note}" for note in self.notes]
+        lines += [f"\n{line}" for line in flag_footnotes(flagged)]
         return "\n".join(lines) + "\n"
 
 
