@@ -205,6 +205,12 @@ def _fgsm_flips(
     return flips
 
 
+def _is_plain_fgsm(attack: Any) -> bool:
+    """Whether an attack is FGSM with its defaults (its flips are the reference of ``weaker-than-fgsm``)."""
+    return (isinstance(attack, fa.LinfFastGradientAttack) and not attack.random_start
+            and attack.abs_stepsize is None and runs_natively(attack))
+
+
 def _attack_batch(
     model: MultiTaskModel,
     raw: Mapping[str, Any],
@@ -224,22 +230,23 @@ def _attack_batch(
     labels = batch["spoof"].long()
     right = clean[CLASSIFICATION].argmax(1) == labels
     everyone = torch.arange(x.shape[0], device=x.device)
-    gradient_attacks = any(uses_gradients(attack) for _, attack in plan.attacks)
-    linf_attacks = any(is_iterative_linf(attack) for _, attack in plan.attacks)
     for aug_name, augmenter in plan.augmenters:
         with torch.no_grad():
             augmented = augmenter(x, batch).clamp(0, 1)
         for part in plan.parts:
             objective = PartObjective.for_batch(model, part, batch)
-            # Every attack on this part starts from S(x) (push) or takes its gradients there
-            # (guide): one backward there tells whether gradients can see the part at all.
-            zero = zero_gradient_samples(part_gradient(objective, augmented, everyone)[0]) if gradient_attacks else None
-            fgsm = (_fgsm_flips(augmenter, objective, x, augmented, batch, plan.epsilons, model, right)
-                    if linf_attacks else {})
+            fgsm: dict[float, Tensor] = {}  # FGSM's flips per budget, from the plan's own FGSM where it has one
+            rivals: list[tuple[float, Evidence]] = []  # the iterative L-inf results to hold against FGSM
+            zero: Tensor | None = None  # the part's gradient at the attacks' start: zero or not finite
             for attack_name, attack in plan.attacks:
                 record = AttackRecord()
                 results = _adversarials(attack, augmenter, objective, x, augmented, batch,
                                         plan.epsilons, plan.early_stop, record)
+                if zero is None and uses_gradients(attack):
+                    # Every attack on this part starts from S(x) (push) or takes its gradients
+                    # there (guide); one that took its first gradient there saves the backward.
+                    zero = record.start_zero if record.start_zero is not None else \
+                        zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
                 keys = []
                 for i, (eps, x_adv) in enumerate(results):
                     with torch.no_grad():
@@ -253,11 +260,17 @@ def _attack_batch(
                     trace, judged = record.at(i)
                     ev.add_batch(right, adv[CLASSIFICATION].argmax(1) != labels, trace=trace, judged=judged,
                                  zero=zero if uses_gradients(attack) else None)
-                    if eps is not None and eps in fgsm and is_iterative_linf(attack):
-                        ev.add_fgsm(fgsm[eps])
+                    if eps is not None and is_iterative_linf(attack):
+                        rivals.append((eps, ev))
+                    if eps is not None and _is_plain_fgsm(attack):
+                        fgsm[eps] = right & (adv[CLASSIFICATION].argmax(1) != labels)
                 if plan.check:
                     _check_unbounded(model, attack, augmenter, objective, x, augmented, batch, plan, right,
                                      [evidence[key] for key in keys])
+            if rivals and not all(eps in fgsm for eps, _ in rivals):
+                fgsm = _fgsm_flips(augmenter, objective, x, augmented, batch, plan.epsilons, model, right)
+            for eps, ev in rivals:
+                ev.add_fgsm(fgsm[eps])
 
 
 def _check_unbounded(

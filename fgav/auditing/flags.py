@@ -90,6 +90,9 @@ class AttackRecord:
 
     traces: list[Tensor | None] = field(default_factory=list)
     judged: list[Tensor | None] = field(default_factory=list)
+    start_zero: Tensor | None = None
+    """Per sample, whether the part's gradient at the attack's start point (x, S(x) in push
+    mode, or x shifted to S(x) in guide mode) was zero or not finite, where the attack took it."""
 
     def add(self, trace: Tensor | None, judged: Tensor | None) -> None:
         """Record one epsilon's trace and judged decisions."""

@@ -20,7 +20,7 @@ from foolbox.types import Bounds
 from torch import Tensor
 
 from fgav.attacks.aiming import BOUNDS, PartObjective
-from fgav.auditing.flags import AttackRecord
+from fgav.auditing.flags import AttackRecord, zero_gradient_samples
 
 
 def runs_natively(attack: object) -> bool:
@@ -85,6 +85,8 @@ def run_gradient_attack(
     if attack.steps == 1 and not attack.random_start and attack.abs_stepsize is None:
         # A single step is linear in epsilon: one gradient serves the whole sweep.
         grad, _, _ = part_gradient(objective, x0, everyone, shift)
+        if record is not None:
+            record.start_zero = zero_gradient_samples(grad)
         direction = attack.normalize(ep.astensor(grad), x=ex0, bounds=cast(Bounds, BOUNDS))
         results = []
         for eps in epsilons:
@@ -104,6 +106,8 @@ def run_gradient_attack(
         for k in range(attack.steps):
             grad, wrong, loss = part_gradient(objective, x[active], active, shift)
             trace[k, active] = loss.float()
+            if record is not None and k == 0 and not attack.random_start:
+                record.start_zero = zero_gradient_samples(grad)
             if stop_early and bool(wrong.any()):
                 judged[active[wrong]] = 1
                 keep = ~wrong

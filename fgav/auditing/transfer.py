@@ -185,11 +185,11 @@ def transfer(
                 augmenter = built[(src, aug)]
                 with torch.no_grad():
                     augmented = augmenter(x, batch).clamp(0, 1)
-                zero = (zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
-                        if uses_gradients(attack_obj) else None)
                 record = AttackRecord()
-                for i, (epsilon, x_adv) in enumerate(_adversarials(attack_obj, augmenter, objective, x, augmented,
-                                                                   batch, epsilons, False, record)):
+                crafted = _adversarials(attack_obj, augmenter, objective, x, augmented, batch, epsilons, False, record)
+                zero = None if not uses_gradients(attack_obj) else record.start_zero if record.start_zero is not None \
+                    else zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
+                for i, (epsilon, x_adv) in enumerate(crafted):
                     with torch.no_grad():
                         for tgt, target_model in loaded.items():
                             correct = target_model(x_adv)[CLASSIFICATION].argmax(1) == labels
