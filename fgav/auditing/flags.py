@@ -53,7 +53,7 @@ UNBOUNDED_SHARE = 0.0
 UNSTABLE_SHARE = 0.0
 """``unstable`` fires when more than this share of the judged decisions disagrees with a fresh forward."""
 
-CODES: dict[str, str] = {
+CODES: dict[str, str] = {  # the order flags are listed in
     "zero-gradients": "the part's loss gradient is zero or not finite for many samples: gradient attacks are blind",
     "not-monotone": "a larger budget flips fewer samples than a smaller one of the same sweep",
     "weaker-than-fgsm": "this iterative L-inf attack flips fewer samples than FGSM at the same budget",
@@ -61,7 +61,7 @@ CODES: dict[str, str] = {
     "unbounded-failure": "with an unbounded budget the attack still fails on samples it should flip",
     "unstable": "the attack's own decision differs from a fresh forward pass on its returned image",
 }
-"""Every flag code and what it means, in one line (the footnotes of the tables)."""
+"""Every flag code and what it means, in one line."""
 
 Key = tuple[str, str, float | None, str]
 """A result's key: (part, attack, epsilon, augmenter), as the engine keys results."""
@@ -343,27 +343,12 @@ def judge(evidence: Mapping[Key, Evidence], *, classification: str = "classifica
     return {key: sorted(found, key=lambda f: order.index(f.code)) for key, found in flags.items()}
 
 
-def flag_marks(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
-    """The mark of each result's flags (``[1,3]``, or empty) and the footnotes the marks refer to.
-
-    Footnotes are numbered by code, in :data:`CODES` order, over the codes that appear.
-    """
-    present = [code for code in CODES if any(f.get("code") == code for r in results for f in r.get("flags") or [])]
-    number = {code: i for i, code in enumerate(present, 1)}
-    marks = []
-    for r in results:
-        codes = sorted({number[f["code"]] for f in r.get("flags") or [] if f.get("code") in number})
-        marks.append(f"[{','.join(map(str, codes))}]" if codes else "")
-    footnotes = [f"[{number[c]}] {c}: {CODES[c]}" for c in present]
-    return marks, footnotes
-
-
 def with_mark(text: str, mark: str) -> str:
-    """A table cell with its flag mark appended (unchanged where there is none)."""
-    return f"{text} {mark}" if mark else text
+    """A table cell with its flag mark (``1,2``, from ``fgav.auditing.result.flag_footnotes``) appended."""
+    return f"{text} [{mark}]" if mark else text
 
 
 __all__ = ["CODES", "INCOMPLETE_RISE", "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE",
            "UNBOUNDED_SHARE", "UNSTABLE_SHARE", "ZERO_GRADIENT_SHARE", "AttackRecord", "Evidence", "Flag",
-           "UNBOUNDED", "Key", "flag_marks", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
+           "UNBOUNDED", "Key", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
            "with_mark", "zero_gradient_samples"]

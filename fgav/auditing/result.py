@@ -10,14 +10,12 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
-
-from fgav.auditing.flags import flag_marks, with_mark
 
 SCHEMA_VERSION = 1
 _PART_LABELS = {
@@ -126,7 +124,7 @@ class AuditResult:
                 row[f"distortion.{key}"] = value
             for key, value in r.get("fas", {}).items():
                 row[f"fas.{key}"] = value
-            row["flags"] = _flag_codes(r)
+            row["flags"] = ";".join(str(f.get("code", "")) for f in r.get("flags") or [])
             rows.append(row)
         return rows
 
@@ -147,15 +145,16 @@ class AuditResult:
 
     def _summary(self) -> tuple[list[str], list[list[str]]]:
         heads = self.heads()
+        marks, _ = flag_footnotes(self.results)
+        flagged = any(marks)  # a flags column only where some result raised one
         header = ["Attacked part", "Attack", "ε", "Augmenter", "ASR", *[f"acc {_HEAD_SHORT.get(h, h)}" for h in heads],
-                  "L∞", "L2", "n"]
+                  "L∞", "L2", "n", *(["flags"] if flagged else [])]
         body = []
-        marks, _ = flag_marks(self.results)
         for r, mark in zip(self.results, marks):
             body.append([
                 _PART_LABELS.get(r["part"], r["part"]), r["attack"], _eps(r["epsilon"]), r["augmenter"],
-                with_mark(_fmt(r["asr"]), mark), *[_fmt(r.get("accuracy", {}).get(h)) for h in heads],
-                _fmt(r["distortion"]["linf"]), _fmt(r["distortion"]["l2"], 3), str(r["n"]),
+                _fmt(r["asr"]), *[_fmt(r.get("accuracy", {}).get(h)) for h in heads],
+                _fmt(r["distortion"]["linf"]), _fmt(r["distortion"]["l2"], 3), str(r["n"]), *([mark] if flagged else []),
             ])
         return header, body
 
@@ -167,15 +166,15 @@ class AuditResult:
             table.add_column(column, justify="left" if column in ("Attacked part", "Attack", "Augmenter") else "right")
         for row in body:
             table.add_row(*row)
-        footnotes = flag_footnotes(self.results)
+        _, footnotes = flag_footnotes(self.results)
         if footnotes:
-            table.caption = "\n".join(footnotes)
+            table.caption, table.caption_justify = "\n".join(footnotes), "left"
         return table
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """The summary table as Markdown (with the notes); written to ``path`` when given."""
-        lines = markdown_table(*self._summary()) + [f"\n{line}" for line in flag_footnotes(self.results)]
-        lines += [f"\n- {note}" for note in self.notes]
+        _, footnotes = flag_footnotes(self.results)
+        lines = markdown_table(*self._summary()) + [f"\n- {note}" for note in footnotes + self.notes]
         text = "\n".join(lines) + "\n"
         if path is not None:
             write_atomically(path, text)
@@ -186,16 +185,19 @@ class AuditResult:
         return [r for r in self.results if all(r.get(k) == v for k, v in where.items())]
 
 
-# Flags (fgav.auditing.flags): a mark on each flagged ASR, footnotes under the table, a CSV column.
-def _flag_codes(result: dict[str, Any]) -> str:
-    """A result's flag codes for CSV, ``;``-separated (empty where none fired)."""
-    return ";".join(f["code"] for f in result.get("flags") or [])
+def flag_footnotes(entries: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """Each entry's flag mark (``1,2``, empty without flags) and the footnotes they point to.
 
-
-def flag_footnotes(results: Sequence[dict[str, Any]]) -> list[str]:
-    """The footnotes of the flag marks in a table of ``results``, and a pointer to the docs."""
-    _, footnotes = flag_marks(results)
-    return [*footnotes, "Flags: indicators of attack failure, see docs/audit.md (Flags)."] if footnotes else []
+    A flag is ``{"code": ..., "message": ...}`` (fgav.auditing.flags); each distinct one
+    gets a number, in order of first appearance.
+    """
+    numbers: dict[tuple[str, str], int] = {}
+    marks = []
+    for entry in entries:
+        own = [numbers.setdefault((str(f.get("code", "")), str(f.get("message", ""))), len(numbers) + 1)
+               for f in entry.get("flags") or []]
+        marks.append(",".join(str(n) for n in own))
+    return marks, [f"[{n}] {code}: {message}" if message else f"[{n}] {code}" for (code, message), n in numbers.items()]
 
 
 def format_epsilons(values: Sequence[float | None]) -> str:

@@ -19,8 +19,7 @@ from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
 from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
-from fgav.auditing.flags import AttackRecord, Evidence, Key, flag_marks, judge, uses_gradients, with_mark, \
-    zero_gradient_samples
+from fgav.auditing.flags import AttackRecord, Evidence, Key, judge, uses_gradients, with_mark, zero_gradient_samples
 from fgav.auditing.gradient import part_gradient
 from fgav.auditing.result import _clean, _eps, _fmt, flag_footnotes, markdown_table, write_atomically
 from fgav.devices import resolve_device
@@ -70,7 +69,7 @@ class TransferResult:
         ]
         body = [["Original accuracy"] + [_fmt(self.clean_accuracy.get(t)) for t in targets for _ in columns]]
         marks = dict(zip(((e["source"], e["target"], e["augmenter"], e["epsilon"]) for e in self.entries),
-                         flag_marks(self.entries)[0]))
+                         flag_footnotes(self.entries)[0]))
         for s in sources:
             body.append([s] + [with_mark(_fmt(self.accuracy(s, t, aug, eps)), marks.get((s, t, aug, eps), ""))
                                for t in targets for aug, eps in columns])
@@ -84,14 +83,14 @@ class TransferResult:
             table.add_column(column, justify="left" if i == 0 else "right")
         for row in body:
             table.add_row(*row)
-        footnotes = flag_footnotes(self.entries)
+        _, footnotes = flag_footnotes(self.entries)
         if footnotes:
-            table.caption = "\n".join(footnotes)
+            table.caption, table.caption_justify = "\n".join(footnotes), "left"
         return table
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """The matrix as Markdown; written atomically to ``path`` when given."""
-        text = "\n".join(markdown_table(*self._grid()) + [f"\n{line}" for line in flag_footnotes(self.entries)]) + "\n"
+        text = "\n".join(markdown_table(*self._grid()) + [f"\n- {line}" for line in flag_footnotes(self.entries)[1]]) + "\n"
         if path is not None:
             write_atomically(path, text)
         return text

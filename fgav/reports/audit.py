@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fgav.auditing.flags import flag_marks, with_mark
 from fgav.auditing.result import AuditResult, flag_footnotes
 from fgav.reports.canvas import PALETTE
 from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, part_label, text_of
@@ -54,19 +53,21 @@ def _facts(result: AuditResult) -> list[tuple[str, str]]:
 def _main_table(result: AuditResult, setting: Setting, rows: list[dict[str, Any]]) -> Table:
     heads = _unique([h for r in rows for h in (r.get("accuracy") or {})])
     clean: dict[str, Any] = next((r["clean_accuracy"] for r in rows if r.get("clean_accuracy")), {})
-    body = [["Clean", "-", "-", *[number(clean.get(h)) for h in heads]]]
-    marks, _ = flag_marks(rows)
+    marks, footnotes = flag_footnotes(rows)
+    flagged = any(marks)
+    body = [["Clean", "-", "-", *[number(clean.get(h)) for h in heads], *([""] if flagged else [])]]
     for r, mark in zip(rows, marks):
         acc = r.get("accuracy") or {}
-        body.append([part_label(r["part"]), str(r.get("augmenter")), with_mark(number(r.get("asr")), mark),
-                     *[number(acc.get(h)) for h in heads]])
+        body.append([part_label(r["part"]), str(r.get("augmenter")), number(r.get("asr")),
+                     *[number(acc.get(h)) for h in heads], *([mark] if flagged else [])])
+    note = "ASR: among samples whose live/spoof decision was right when clean, the share wrong after the attack."
+    if footnotes:
+        note += " Flags: " + "; ".join(footnotes)
     return Table(
         title=f"Attack success rate and accuracy under attack: {_setting_title(*setting)}",
-        header=["Attacked part", "Augmenter", "ASR", *[part_label(h) for h in heads]],
-        groups=[("", 3), ("Accuracy", len(heads))] if heads else None,
-        rows=body, label_columns=2,
-        note=" ".join(["ASR: among samples whose live/spoof decision was right when clean, the share wrong after "
-                       "the attack.", *flag_footnotes(rows)]),
+        header=["Attacked part", "Augmenter", "ASR", *[part_label(h) for h in heads], *(["Flags"] if flagged else [])],
+        groups=[("", 3), ("Accuracy", len(heads)), *([("", 1)] if flagged else [])] if heads else None,
+        rows=body, label_columns=2, note=note,
     )
 
 
@@ -146,18 +147,6 @@ def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
     return figures
 
 
-def _flag_items(results: list[dict[str, Any]]) -> Section | None:
-    """The flags section: every flagged result and what its indicators measured (None where none fired)."""
-    items = [f"{part_label(r['part'])}, {r.get('attack')}, ε = {epsilon(r.get('epsilon'))}, {r.get('augmenter')}: "
-             f"{f.get('code')}: {f.get('message')}" for r in results for f in r.get("flags") or []]
-    if not items:
-        return None
-    return Section("Flags: indicators of attack failure",
-                   text=["Where an attack failed in a way that makes its number an overestimate of the model's "
-                         "robustness (docs/audit.md, Flags). The ASR cells of these results carry a mark."],
-                   items=items)
-
-
 def audit_report(result: AuditResult, *, source: str = "") -> Report:
     """The report of an audit: facts, Tab. 4/5 and 6 per (attack, epsilon), distortion, FAS, breakdown."""
     results = [r for r in result.results if isinstance(r, dict) and "part" in r]
@@ -210,9 +199,6 @@ def audit_report(result: AuditResult, *, source: str = "") -> Report:
                                           label_columns=len(header)))
         if breakdown.tables:
             sections.append(breakdown)
-    flagged = _flag_items(results)
-    if flagged:
-        sections.append(flagged)
     if result.notes:
         sections.append(Section("Notes", items=[str(n) for n in result.notes]))
     if result.skipped:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fgav.auditing.flags import flag_marks, with_mark
+from fgav.auditing.flags import with_mark
 from fgav.auditing.result import flag_footnotes
 from fgav.auditing.transfer import TransferResult
 from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, text_of
@@ -41,7 +41,8 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
     augmenters = _unique([e.get("augmenter") for e in entries])
     budgets = _unique([e.get("epsilon") for e in entries])
     cell = {(e["source"], e["target"], e.get("augmenter"), e.get("epsilon")): e.get("accuracy") for e in entries}
-    mark = dict(zip(cell, flag_marks(entries)[0]))
+    marks, footnotes = flag_footnotes(entries)
+    mark = dict(zip(cell, marks))
     section = Section(
         "Transferability (Tab. 7)",
         text=["Adversarial examples crafted on each source model (rows), aimed at its live/spoof decision, "
@@ -60,7 +61,7 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
             title=f"Live/spoof accuracy of each target on each source's examples{suffix}",
             header=["Source model", *[str(a) for _ in targets for a in augmenters]],
             groups=[("", 1), *[(f"Target: {t}", len(augmenters)) for t in targets]],
-            rows=rows, note=" ".join(flag_footnotes([e for e in entries if e.get("epsilon") == eps])),
+            rows=rows, note=" ".join(["Flags:", *footnotes]) if footnotes else "",
         ))
         name = "transfer" if len(budgets) == 1 else f"transfer-{len(section.figures) + 1}"
         png = heat_map(
@@ -76,12 +77,6 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
     if not entries:
         section.text.append("The result holds no entry.")
     sections = [section]
-    flagged = [f"source {e['source']}, {e.get('augmenter')}, ε = {epsilon(e.get('epsilon'))}: {f.get('code')}: "
-               f"{f.get('message')}" for e in entries if e["target"] == e["source"] for f in e.get("flags") or []]
-    if flagged:
-        sections.append(Section("Flags: indicators of the source attack's failure",
-                                text=["Each source's attack, judged on the source model itself (docs/audit.md, "
-                                      "Flags); every cell of its row carries the mark."], items=flagged))
     if result.skipped:
         more = len(result.skipped) - _MAX_LISTED
         sections.append(Section(f"Skipped files ({len(result.skipped)})",

@@ -66,10 +66,10 @@ def _asr(result: AuditResult, **where: Any) -> float | None:
     return found[0]["asr"] if found else None
 
 
-def _flags(result: AuditResult, **where: Any) -> list[str]:
-    """The flag codes of the result a cell comes from (its mark in the table)."""
+def _flags(result: AuditResult, **where: Any) -> list[dict[str, str]]:
+    """The flags of the result a cell comes from (its mark in the table)."""
     found = result.find(**where)
-    return [f["code"] for f in (found[0].get("flags") or [])] if found else []
+    return list(found[0].get("flags") or []) if found else []
 
 
 def tab1_jobs(s: Setting) -> list[Job]:

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fgav.auditing.flags import flag_marks, with_mark
+from fgav.auditing.flags import with_mark
 from fgav.auditing.result import flag_footnotes
 
 
@@ -21,8 +21,8 @@ class ReproducedTable:
     ours: list[list[float | None]]
     paper: list[list[float | None]] | None = None
     notes: list[str] = field(default_factory=list)
-    flags: list[list[list[str]]] | None = None
-    """Per cell, the flag codes of the audit result it comes from (fgav.auditing.flags); None: not tracked."""
+    flags: list[list[list[dict[str, str]]]] | None = None
+    """Per cell, the flags of the audit result it comes from (fgav.auditing.flags); None: not tracked."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN as null)."""
@@ -41,8 +41,9 @@ class ReproducedTable:
         """A Markdown table: each column as "ours (paper)" where the paper gives one."""
         header = ["", *self.columns]
         lines = [f"### {self.title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        flagged = [{"flags": [{"code": c} for c in codes]} for row in self.flags or [] for codes in row]
-        marks = iter(flag_marks(flagged)[0])
+        flagged = [{"flags": cell} for row in self.flags or [] for cell in row]
+        marks_list, footnotes = flag_footnotes(flagged)
+        marks = iter(marks_list)
         for i, row in enumerate(self.rows):
             cells = []
             for j, value in enumerate(self.ours[i]):
@@ -56,7 +57,7 @@ class ReproducedTable:
         if self.paper is not None:
             lines.append("\nIn parentheses: the paper's figure (ResNet-18 and the others on CelebA-Spoof).")
         lines += [f"- {note}" for note in self.notes]
-        lines += [f"\n{line}" for line in flag_footnotes(flagged)]
+        lines += [f"- Flags: {line}" for line in footnotes]
         return "\n".join(lines) + "\n"
 
 
