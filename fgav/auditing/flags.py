@@ -45,9 +45,10 @@ INCOMPLETE_SHARE = 0.2
 """``incomplete-optimization`` fires when at least this share of failed samples was still rising."""
 INCOMPLETE_WINDOW = 0.1
 """The share of the steps (at least one) whose mean loss is compared with the window before it."""
-INCOMPLETE_RISE = 0.01
-"""A failed sample is still rising when its last window's mean loss exceeds the previous one's by
-more than this share of the previous window's magnitude."""
+INCOMPLETE_RISE = 0.05
+"""A failed sample is still rising when its last window's mean loss exceeds the previous window's
+by more than this share of the whole range its loss covered (scale-free, after Pintor et al.'s
+break-point angle: a loss that rose and levelled off is converged; one rising to its end is not)."""
 UNBOUNDED_SHARE = 0.0
 """``unbounded-failure`` fires when more than this share of the samples that should flip does not."""
 UNSTABLE_SHARE = 0.0
@@ -183,17 +184,19 @@ def still_rising(trace: Tensor) -> Tensor:
     """Per sample of a loss trace ``(steps, B)``: whether its loss still rose over the last steps.
 
     The mean of the last window (:data:`INCOMPLETE_WINDOW` of the steps, at least one)
-    is compared with the window before it; NaN entries (steps after a sample stopped)
-    are left out, and a sample with fewer than two finite steps is not rising.
+    is compared with the window before it, relative to the range the loss covered over
+    the whole trace (:data:`INCOMPLETE_RISE`). NaN entries (steps after a sample stopped)
+    are left out; a sample with fewer than two finite steps, or a flat loss, is not rising.
     """
     rising = torch.zeros(trace.shape[1], dtype=torch.bool, device=trace.device)
     for j in range(trace.shape[1]):
-        values = trace[:, j][torch.isfinite(trace[:, j])]
+        values = trace[:, j][torch.isfinite(trace[:, j])].double()
         if values.numel() < 2:
             continue
         w = min(max(1, round(values.numel() * INCOMPLETE_WINDOW)), values.numel() // 2)
-        last, before = float(values[-w:].mean()), float(values[-2 * w:-w].mean())
-        rising[j] = last > before + INCOMPLETE_RISE * abs(before)
+        span = float(values.max() - values.min())
+        rise = float(values[-w:].mean() - values[-2 * w:-w].mean())
+        rising[j] = span > 0 and rise > INCOMPLETE_RISE * span
     return rising
 
 

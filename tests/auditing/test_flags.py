@@ -108,8 +108,11 @@ def test_still_rising_reads_the_last_steps_of_a_trace() -> None:
         torch.minimum(steps, torch.tensor(5.0)),  # converged long ago
         torch.where(steps < 12, steps, torch.tensor(math.nan)),  # rising until it stopped
         torch.tensor([0.5] + [math.nan] * 19),  # one step: nothing to read
+        torch.minimum(steps, torch.tensor(10.0)) + 0.01 * steps,  # levelled off, a creep of 1% of its range a step
+        10 + 0.3 * (-1.0) ** steps,  # a fixed step oscillating about the optimum
+        1e-6 * steps,  # rising on a tiny scale: the range, not the size, counts
     ], dim=1)
-    assert still_rising(trace).tolist() == [True, False, False, True, False]
+    assert still_rising(trace).tolist() == [True, False, False, True, False, False, False, True]
 
 
 def test_a_random_start_that_swamps_a_fixed_step_is_not_monotone(tiny_target, tiny_data) -> None:
