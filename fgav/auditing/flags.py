@@ -208,19 +208,25 @@ def uses_gradients(attack: object) -> bool:
     return not getattr(attack, "gradient_free", isinstance(attack, fa.SpatialAttack))
 
 
-def is_iterative_linf(attack: object) -> bool:
-    """Whether an attack searches the whole L-inf ball and is not FGSM itself (``weaker-than-fgsm`` concerns it).
+def budget_is_epsilon(attack: object) -> bool:
+    """Whether epsilon is an attack's whole budget, so that a large enough epsilon bounds nothing.
 
-    Foolbox's L-inf gradient descents (PGD, BIM, ...) and DeepFool do; an attack whose
-    budget is L-inf but whose perturbations are not dense (sparse, stadv) is no rival
-    of FGSM's; any other attack opts in with ``linf_ball = True``.
+    True for Foolbox's own attacks (their ``run`` is Foolbox's) and its gradient
+    descents; not for attacks with a budget of their own beside epsilon (fgav's sparse
+    counts pixels, stadv bounds a flow). Any attack may say so with ``budget_is_epsilon``.
     """
+    declared = getattr(attack, "budget_is_epsilon", None)
+    if declared is not None:
+        return bool(declared)
+    run = getattr(type(attack), "run", None)
+    return isinstance(attack, BaseGradientDescent) or getattr(run, "__module__", "").startswith("foolbox.")
+
+
+def is_iterative_linf(attack: object) -> bool:
+    """Whether an attack searches the whole L-inf ball and is not FGSM itself (``weaker-than-fgsm`` concerns it)."""
     if isinstance(attack, fa.LinfFastGradientAttack):
         return False
-    if getattr(attack, "linf_ball", False):
-        return True
-    return isinstance(attack, (BaseGradientDescent, fa.LinfDeepFoolAttack)) and \
-        getattr(getattr(attack, "distance", None), "p", None) == math.inf
+    return budget_is_epsilon(attack) and getattr(getattr(attack, "distance", None), "p", None) == math.inf
 
 
 UNBOUNDED: Any = object()
@@ -231,14 +237,15 @@ def unbounded_budget(attack: object, image: Tensor) -> float | None | Any:
     """The budget that bounds nothing for ``attack`` on images like ``image`` (``(C, H, W)`` in [0,1]).
 
     L-inf: 1; L2: the diagonal of the image box; L1 and L0: every value. A minimization
-    attack gets None (Foolbox's "no clipping"); an attack without a budget, or with a
-    distance this does not know, gets :data:`UNBOUNDED` (no check).
+    attack gets None (Foolbox's "no clipping"). An attack whose epsilon is not its whole
+    budget (:func:`budget_is_epsilon`), that takes no budget, or whose distance this does
+    not know gets :data:`UNBOUNDED` (no check).
     """
+    if not budget_is_epsilon(attack):
+        return UNBOUNDED
     if isinstance(attack, MinimizationAttack):
         return None
     p = getattr(getattr(attack, "distance", None), "p", None)
-    if p is None and isinstance(attack, BaseGradientDescent):
-        return UNBOUNDED
     size = float(image.numel())
     return {math.inf: 1.0, 2: math.sqrt(size), 1: size, 0: size}.get(p, UNBOUNDED)  # type: ignore[arg-type]
 
@@ -353,5 +360,5 @@ def with_mark(text: str, mark: str) -> str:
 
 __all__ = ["CODES", "INCOMPLETE_RISE", "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE",
            "UNBOUNDED_SHARE", "UNSTABLE_SHARE", "ZERO_GRADIENT_SHARE", "AttackRecord", "Evidence", "Flag",
-           "UNBOUNDED", "Key", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
+           "UNBOUNDED", "Key", "budget_is_epsilon", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
            "with_mark", "zero_gradient_samples"]

@@ -18,10 +18,14 @@ import fgav
 from fgav.auditing import audit
 from fgav.auditing.flags import (
     NOT_MONOTONE_SHARE,
+    UNBOUNDED,
     Evidence,
     Flag,
+    is_iterative_linf,
     judge,
     still_rising,
+    unbounded_budget,
+    uses_gradients,
     with_mark,
     zero_gradient_samples,
 )
@@ -216,3 +220,15 @@ def test_transfer_entries_carry_their_source_attacks_flags(masked, tiny_target, 
     marked = [line for line in result.to_markdown().splitlines() if line.startswith("| masked")]
     assert marked and all("[1]" in line for line in marked)
     assert "zero-gradients: 16 of 16" in render_markdown(build_report(result))
+
+
+def test_which_checks_concern_which_attack() -> None:
+    image = torch.zeros(3, 8, 8)
+    attacks = {name: fgav.create_attack(name) for name in ("fgsm", "pgd", "l2pgd", "cw", "deepfool", "spatial-grid",
+                                                           "stadv", "sparse")}
+    assert {n for n, a in attacks.items() if is_iterative_linf(a)} == {"pgd", "deepfool"}
+    assert unbounded_budget(attacks["pgd"], image) == 1.0 and unbounded_budget(attacks["l2pgd"], image) == math.sqrt(192)
+    assert unbounded_budget(attacks["cw"], image) is None, "a minimization attack: no clipping"
+    # sparse counts pixels and stadv bounds a flow beside epsilon; the grid takes no budget.
+    assert all(unbounded_budget(attacks[n], image) is UNBOUNDED for n in ("stadv", "sparse", "spatial-grid"))
+    assert not uses_gradients(attacks["spatial-grid"]) and uses_gradients(attacks["stadv"])
