@@ -43,7 +43,7 @@ NOT_MONOTONE_SHARE = 0.05
 budget of the sweep but not at a larger one (or when the ASR itself falls)."""
 INCOMPLETE_SHARE = 0.2
 """``incomplete-optimization`` fires when at least this share of failed samples was still rising."""
-INCOMPLETE_WINDOW = 0.1
+INCOMPLETE_WINDOW = 0.2
 """The share of the steps (at least one) whose mean loss is compared with the window before it."""
 INCOMPLETE_RISE = 0.05
 """A failed sample is still rising when its last window's mean loss exceeds the previous window's
