@@ -8,9 +8,11 @@ leaves half a file and a reader never sees one.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 Writer = Callable[[Path], None]
@@ -50,3 +52,14 @@ def write_atomically(path: str | Path, data: str | bytes | Writer) -> Path:
 def safe_name(name: str) -> str:
     """A name made safe for a file or folder name (``timm:test_resnet`` -> ``timm_test_resnet``)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def json_ready(value: Any) -> Any:
+    """A value JSON can hold without loss of meaning: NaN and infinities become null (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value

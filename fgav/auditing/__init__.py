@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from fgav.auditing.engine import DEFAULT_EPSILON, Plan, check_images, epsilons_of, plan_parts, run_audit
+from fgav.auditing.flags import Evidence, Key, judge
 from fgav.auditing.result import AuditResult
 from fgav.auditing.setup import (
     AttackSpec,
@@ -51,6 +52,7 @@ def audit(
     progress: Callable[[int, int], None] | None = None,
     state_path: str | Path | None = None,
     resume: bool = False,
+    check: bool = False,
 ) -> AuditResult:
     """Attack parts of a multitask FAS model and measure what each attack does.
 
@@ -75,9 +77,12 @@ def audit(
         state_path: save the audit's state here after every batch (removed at the end).
         resume: continue from ``state_path`` where an interrupted audit left it; the
             numbers are the same as an uninterrupted run's.
+        check: also run the failure indicators that cost extra passes (each attack once
+            more with an unbounded budget: ``unbounded-failure``). The cheap ones always run.
 
     Returns:
-        An :class:`AuditResult` with one entry per (part, attack, epsilon, augmenter).
+        An :class:`AuditResult` with one entry per (part, attack, epsilon, augmenter), each
+        with its ``flags`` (indicators of attack failure, :mod:`fgav.auditing.flags`).
     """
     started = time.perf_counter()
     dev = resolve_device(device)
@@ -98,6 +103,7 @@ def audit(
                                     training_data(source, image_size=image_size)),
         early_stop=early_stop,
         seed=seed,
+        check=check,
     )
     total = len(data)
     done = [0]
@@ -115,13 +121,16 @@ def audit(
         "attack_options": {k: repr(v) for k, v in (attack_options or {}).items()},
         "augmenters": [name for name, _ in plan.augmenters], "epsilons": epsilons,
         "batch_size": batch_size, "seed": seed, "early_stop": early_stop,
+        "check": check,
     }
     state = Path(state_path) if state_path is not None else None
     loader = make_loader(data, batch_size=batch_size)
     if progress is not None:
         progress(0, total)
+    evidence: dict[Key, Evidence] = {}
     accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
-                                    state_path=state, resume=resume, fingerprint=fingerprint)
+                                    state_path=state, resume=resume, fingerprint=fingerprint, evidence=evidence)
+    flags = judge(evidence)
     modes = {name: augmenter.mode for name, augmenter in plan.augmenters}
     results = []
     for (part, attack, eps_value, aug), acc in accumulators.items():
@@ -130,6 +139,7 @@ def audit(
         entry.update(acc.result())
         entry["early_stop"] = early_stop
         entry["attack_options"] = {k: repr(v) for k, v in (attack_options or {}).get(attack, {}).items()}
+        entry["flags"] = [flag.to_dict() for flag in flags.get((part, attack, eps_value, aug), [])]
         results.append(entry)
     config = {
         "model": model.config,
@@ -145,6 +155,7 @@ def audit(
         "seed": seed,
         "device": str(dev),
         "early_stop": early_stop,
+        "check": check,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if state is not None:

@@ -15,12 +15,23 @@ from pathlib import Path
 from typing import Any, cast
 
 import foolbox as fb
+import foolbox.attacks as fa
 import torch
 from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
 from torch import Tensor
 
 from fgav.attacks.aiming import PartObjective, aimed_model
-from fgav.auditing.gradient import run_gradient_attack, runs_natively
+from fgav.auditing.flags import (
+    UNBOUNDED,
+    AttackRecord,
+    Evidence,
+    Key,
+    is_iterative_linf,
+    unbounded_budget,
+    uses_gradients,
+    zero_gradient_samples,
+)
+from fgav.auditing.gradient import part_gradient, run_gradient_attack, runs_natively
 from fgav.auditing.metrics import MetricAccumulator
 from fgav.auditing.result import AuditResult
 from fgav.auditing.state import load_state, save_state
@@ -43,6 +54,7 @@ class Plan:
     augmenters: list[tuple[str, Augmenter]]
     early_stop: bool = True
     seed: int = 0
+    check: bool = False  # run the flags that need extra passes (unbounded-failure)
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device) -> Batch:
@@ -73,10 +85,15 @@ def _adversarials(
     x: Tensor,
     augmented: Tensor,
     batch: Batch,
-    epsilons: Sequence[float],
+    epsilons: Sequence[float | None],
     early_stop: bool,
+    record: AttackRecord | None = None,
 ) -> list[tuple[float | None, Tensor]]:
-    """The adversarial batch for each epsilon (one, with epsilon None, for attacks without)."""
+    """The adversarial batch for each epsilon (one, with epsilon None, for attacks without).
+
+    ``record``, where given, gets the attack's loss traces and its own decisions where
+    the attack reports them (the flags are judged on them).
+    """
     # Attacks that read the part's loss itself (fgav's protocol, docs/plugins.md), and Foolbox's
     # plain gradient descent, run natively: push/guide done here, so only for augmenters that
     # keep the base class's wrap (one that overrides wrap must have its wrapping used).
@@ -85,20 +102,27 @@ def _adversarials(
         push = augmenter.mode == "push"
         start = augmented if push else x
         shift = None if push else (augmented - x)
+        budgets = cast("Sequence[float]", epsilons)
         if callable(native):
-            advs = native(objective, start, list(epsilons), shift=shift, early_stop=early_stop)
+            advs = native(objective, start, list(budgets), shift=shift, early_stop=early_stop)
         else:
-            advs = run_gradient_attack(attack, objective, start, epsilons, shift=shift, early_stop=early_stop)
+            advs = run_gradient_attack(attack, objective, start, budgets, shift=shift, early_stop=early_stop,
+                                       record=record)
         return list(zip(epsilons, advs))
     wrapped = augmenter.wrap(attack, batch=batch)
     criterion = fb.criteria.Misclassification(objective.labels)
     fmodel = aimed_model(objective)
     if isinstance(attack, (FixedEpsilonAttack, MinimizationAttack)):
-        _, clipped, _ = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
+        _, clipped, success = wrapped(fmodel, x, criterion, epsilons=list(epsilons))
+        if record is not None:
+            for judged in success:
+                record.add(None, judged.to(torch.int8))
         return [(eps, c.detach()) for eps, c in zip(epsilons, clipped)]
     # An attack without a budget (Foolbox's SpatialAttack) takes no epsilons, which Foolbox's
     # Attack.__call__ overloads do not allow for.
-    _, clipped, _ = cast("Callable[..., Any]", wrapped)(fmodel, x, criterion)
+    _, clipped, success = cast("Callable[..., Any]", wrapped)(fmodel, x, criterion)
+    if record is not None:
+        record.add(None, success.to(torch.int8))
     return [(None, clipped.detach())]
 
 
@@ -113,16 +137,20 @@ def run_audit(
     state_path: Path | None = None,
     resume: bool = False,
     fingerprint: Mapping[str, Any] | None = None,
-) -> tuple[dict[tuple[str, str, float | None, str], MetricAccumulator], SkipCounter]:
+    evidence: dict[Key, Evidence] | None = None,
+) -> tuple[dict[Key, MetricAccumulator], SkipCounter]:
     """Run the plan over every batch; return the accumulators and the unreadable images skipped.
 
     With ``state_path``, the state is saved after every batch; with ``resume`` too, an
     existing state is loaded first and its finished batches are not attacked again.
+    ``evidence``, where given, is filled per result with what its flags are judged on
+    (:func:`fgav.auditing.flags.judge`).
     """
+    evidence = {} if evidence is None else evidence
     model = model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    accumulators: dict[tuple[str, str, float | None, str], MetricAccumulator] = {}
+    accumulators: dict[Key, MetricAccumulator] = {}
     skips = SkipCounter()
     start = 0
     if state_path is not None and resume and state_path.exists():
@@ -134,6 +162,8 @@ def run_audit(
             acc = MetricAccumulator(dict(model.heads), provides)
             acc.load_state(item["state"])
             accumulators[(part, attack, eps, aug)] = acc
+            if item["state"].get("flags") is not None:
+                evidence[(part, attack, eps, aug)] = Evidence.from_state(item["state"]["flags"])
     for number, raw in enumerate(loader):
         if number < start:  # finished before the interruption
             if on_batch is not None:
@@ -145,13 +175,49 @@ def run_audit(
             # audit draws what an uninterrupted one drew; the caller's RNG is left as it was.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(plan.seed * 1_000_003 + number)
-                _attack_batch(model, raw, number, plan, accumulators, provides, device)
+                _attack_batch(model, raw, number, plan, accumulators, evidence, provides, device)
         if state_path is not None:
+            saved = {key: _Saved(acc, evidence.get(key)) for key, acc in accumulators.items()}
             save_state(state_path, fingerprint=fingerprint or {}, batches_done=number + 1,
-                       accumulators=accumulators, skipped=list(skips.paths))
+                       accumulators=saved, skipped=list(skips.paths))
         if on_batch is not None:
             on_batch(len(raw["image"]))
     return accumulators, skips
+
+
+class _Saved:
+    """A result's metrics and flag evidence, saved as one state (the flags under ``"flags"``)."""
+
+    def __init__(self, metrics: MetricAccumulator, evidence: Evidence | None) -> None:
+        self.metrics, self.evidence = metrics, evidence
+
+    def state(self) -> dict[str, Any]:
+        return {**self.metrics.state(), "flags": self.evidence.state() if self.evidence is not None else None}
+
+
+def _fgsm_flips(
+    augmenter: Augmenter,
+    objective: PartObjective,
+    x: Tensor,
+    augmented: Tensor,
+    batch: Mapping[str, Any],
+    epsilons: Sequence[float],
+    model: MultiTaskModel,
+    right: Tensor,
+) -> dict[float, Tensor]:
+    """FGSM's flips at each budget (one gradient for the sweep): what iterative L-inf attacks must beat."""
+    flips = {}
+    for eps, x_adv in _adversarials(fa.LinfFastGradientAttack(), augmenter, objective, x, augmented, batch,
+                                    epsilons, False):
+        with torch.no_grad():
+            flips[cast(float, eps)] = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
+    return flips
+
+
+def _is_plain_fgsm(attack: Any) -> bool:
+    """Whether an attack is FGSM with its defaults (its flips are the reference of ``weaker-than-fgsm``)."""
+    return (isinstance(attack, fa.LinfFastGradientAttack) and not attack.random_start
+            and attack.abs_stepsize is None and runs_natively(attack))
 
 
 def _attack_batch(
@@ -159,7 +225,8 @@ def _attack_batch(
     raw: Mapping[str, Any],
     number: int,
     plan: Plan,
-    accumulators: dict[tuple[str, str, float | None, str], MetricAccumulator],
+    accumulators: dict[Key, MetricAccumulator],
+    evidence: dict[Key, Evidence],
     provides: frozenset[str],
     device: torch.device,
 ) -> None:
@@ -169,6 +236,9 @@ def _attack_batch(
     check_images(x, where=f"batch {number}")
     with torch.no_grad():
         clean = model(x)
+    labels = batch["spoof"].long()
+    right = clean[CLASSIFICATION].argmax(1) == labels
+    everyone = torch.arange(x.shape[0], device=x.device)
     for aug_name, augmenter in plan.augmenters:
         with torch.no_grad():
             augmented = augmenter(x, batch).clamp(0, 1)
@@ -176,16 +246,65 @@ def _attack_batch(
             alone = (augmented, model(augmented)) if augmenter.mode == "push" else None
         for part in plan.parts:
             objective = PartObjective.for_batch(model, part, batch)
+            fgsm: dict[float, Tensor] = {}  # FGSM's flips per budget, from the plan's own FGSM where it has one
+            rivals: list[tuple[float, Evidence]] = []  # the iterative L-inf results to hold against FGSM
+            zero: Tensor | None = None  # the part's gradient at the attacks' start: zero or not finite
             for attack_name, attack in plan.attacks:
+                record = AttackRecord()
                 results = _adversarials(attack, augmenter, objective, x, augmented, batch,
-                                        plan.epsilons, plan.early_stop)
-                for eps, x_adv in results:
+                                        plan.epsilons, plan.early_stop, record)
+                if zero is None and uses_gradients(attack):
+                    # Every attack on this part starts from S(x) (push) or takes its gradients
+                    # there (guide); one that took its first gradient there saves the backward.
+                    zero = record.start_zero if record.start_zero is not None else \
+                        zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
+                keys = []
+                for i, (eps, x_adv) in enumerate(results):
                     with torch.no_grad():
                         adv = model(x_adv)
                     key = (part, attack_name, eps, aug_name)
+                    keys.append(key)
                     if key not in accumulators:
                         accumulators[key] = MetricAccumulator(dict(model.heads), provides)
                     accumulators[key].update(batch, clean, adv, x, x_adv, alone=alone)
+                    ev = evidence.setdefault(key, Evidence())
+                    trace, judged = record.at(i)
+                    ev.add_batch(right, adv[CLASSIFICATION].argmax(1) != labels, trace=trace, judged=judged,
+                                 zero=zero if uses_gradients(attack) else None)
+                    if eps is not None and is_iterative_linf(attack):
+                        rivals.append((eps, ev))
+                    if eps is not None and _is_plain_fgsm(attack):
+                        fgsm[eps] = right & (adv[CLASSIFICATION].argmax(1) != labels)
+                if plan.check:
+                    _check_unbounded(model, attack, augmenter, objective, x, augmented, batch, plan, right,
+                                     [evidence[key] for key in keys])
+            if rivals and not all(eps in fgsm for eps, _ in rivals):
+                fgsm = _fgsm_flips(augmenter, objective, x, augmented, batch, plan.epsilons, model, right)
+            for eps, ev in rivals:
+                ev.add_fgsm(fgsm[eps])
+
+
+def _check_unbounded(
+    model: MultiTaskModel,
+    attack: Any,
+    augmenter: Augmenter,
+    objective: PartObjective,
+    x: Tensor,
+    augmented: Tensor,
+    batch: Mapping[str, Any],
+    plan: Plan,
+    right: Tensor,
+    evidence: Sequence[Evidence],
+) -> None:
+    """Run the attack once more with a budget that bounds nothing; its flips go to every result of the sweep."""
+    budget = unbounded_budget(attack, x[0])
+    if budget is UNBOUNDED:
+        return
+    ((_, x_adv),) = _adversarials(attack, augmenter, objective, x, augmented, batch, [budget], plan.early_stop)
+    with torch.no_grad():
+        flipped = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
+    for ev in evidence:
+        ev.add_unbounded(flipped)
 
 
 def plan_parts(model: MultiTaskModel, heads: Sequence[str] | str, provides: frozenset[str]) -> tuple[list[str], list[str]]:

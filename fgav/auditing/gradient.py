@@ -9,6 +9,7 @@ and the part's per-sample loss is ascended directly, so no softmax saturates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import cast
 
@@ -20,6 +21,7 @@ from torch import Tensor
 
 from fgav.attacks.aiming import BOUNDS, PartObjective
 from fgav.attacks.sweeps import draw_seed, same_random_stream
+from fgav.auditing.flags import AttackRecord, zero_gradient_samples
 
 
 def runs_natively(attack: object) -> bool:
@@ -33,8 +35,13 @@ def runs_natively(attack: object) -> bool:
     return type(probe) is GDOptimizer and plain and foolbox_run
 
 
-def _gradient(objective: PartObjective, x: Tensor, index: Tensor, shift: Tensor | None) -> tuple[Tensor, Tensor]:
-    """The part's loss gradient at ``x (+ shift)`` and whether each live/spoof decision is wrong there."""
+def part_gradient(
+    objective: PartObjective, x: Tensor, index: Tensor, shift: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The part's loss gradient at ``x (+ shift)``, whether each live/spoof decision is wrong there, and the loss.
+
+    ``index`` picks the samples of the objective's batch that ``x`` holds.
+    """
     # The gradient is the part's gradient at the (shifted) point itself: no clip in between,
     # so a pixel the shift pushes past a bound keeps its gradient.
     at = x.detach() if shift is None else (x.detach() + shift[index]).clamp(*BOUNDS)
@@ -42,7 +49,7 @@ def _gradient(objective: PartObjective, x: Tensor, index: Tensor, shift: Tensor 
     loss, logits = objective.evaluate(at, index)
     (grad,) = torch.autograd.grad(loss.sum(), at)
     wrong = logits.detach().argmax(dim=1) != objective.labels[index]
-    return grad, wrong
+    return grad, wrong, loss.detach()
 
 
 def run_gradient_attack(
@@ -53,6 +60,7 @@ def run_gradient_attack(
     *,
     shift: Tensor | None = None,
     early_stop: bool = True,
+    record: AttackRecord | None = None,
 ) -> list[Tensor]:
     """Run a Foolbox gradient-descent attack aimed at ``objective`` for every epsilon.
 
@@ -65,6 +73,9 @@ def run_gradient_attack(
             guide mode: S(x) - x); the perturbation still applies to ``start``.
         early_stop: stop a sample once its live/spoof decision is wrong; only
             where gradients are taken at the point itself, so the check is free.
+        record: where given, gets per epsilon the loss trace (the part's loss at each
+            step, NaN once a sample stopped) and the decisions the runner judged
+            (a sample it stopped early was judged wrong at the point returned).
 
     Returns:
         One adversarial batch per epsilon, within epsilon of ``start`` and in [0,1].
@@ -74,12 +85,16 @@ def run_gradient_attack(
     ex0 = ep.astensor(x0)
     if attack.steps == 1 and not attack.random_start and attack.abs_stepsize is None:
         # A single step is linear in epsilon: one gradient serves the whole sweep.
-        grad, _ = _gradient(objective, x0, everyone, shift)
+        grad, _, _ = part_gradient(objective, x0, everyone, shift)
+        if record is not None:
+            record.start_zero = zero_gradient_samples(grad)
         direction = attack.normalize(ep.astensor(grad), x=ex0, bounds=cast(Bounds, BOUNDS))
         results = []
         for eps in epsilons:
             projected = attack.project(ex0 + attack.rel_stepsize * eps * direction, ex0, eps)
             results.append(ep.clip(projected, *BOUNDS).raw.detach())
+            if record is not None:  # one step: no trace to read, no decision judged
+                record.add(None, None)
         return results
     stop_early = early_stop and shift is None
     results = []
@@ -89,9 +104,15 @@ def run_gradient_attack(
         with same_random_stream(seed, x0.device):
             x = ep.clip(attack.get_random_start(ex0, eps), *BOUNDS).raw if attack.random_start else x0.clone()
         active = everyone
-        for _ in range(attack.steps):
-            grad, wrong = _gradient(objective, x[active], active, shift)
+        trace = torch.full((attack.steps, x0.shape[0]), math.nan, device=x0.device)
+        judged = torch.full((x0.shape[0],), -1, dtype=torch.int8, device=x0.device)
+        for k in range(attack.steps):
+            grad, wrong, loss = part_gradient(objective, x[active], active, shift)
+            trace[k, active] = loss.float()
+            if record is not None and k == 0 and not attack.random_start:
+                record.start_zero = zero_gradient_samples(grad)
             if stop_early and bool(wrong.any()):
+                judged[active[wrong]] = 1
                 keep = ~wrong
                 active, grad = active[keep], grad[keep]
                 if active.numel() == 0:
@@ -102,4 +123,6 @@ def run_gradient_attack(
             x = x.clone()
             x[active] = xa.raw.detach()
         results.append(x.detach())
+        if record is not None:
+            record.add(trace, judged)
     return results

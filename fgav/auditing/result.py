@@ -22,7 +22,7 @@ from rich.text import Text
 
 from fgav.errors import FgavError
 from fgav.formatting import format_epsilon, format_epsilons, format_number, format_rate, markdown_line, markdown_table
-from fgav.io import write_atomically
+from fgav.io import json_ready, write_atomically
 from fgav.metrics.stats import McNemar, mcnemar, wilson_interval
 
 SCHEMA_VERSION = 2
@@ -39,17 +39,6 @@ _PART_LABELS = {
 
 # Short column names: the table must fit a terminal.
 _HEAD_SHORT = {"attribute": "attr", "spoof_type": "type", "illumination": "illum", "classification": "live/spoof"}
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN: NaN becomes null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 # The names the transfer result still imports; one implementation, in fgav.formatting.
@@ -116,7 +105,7 @@ class AuditResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready payload."""
-        return _clean({
+        return json_ready({
             "schema": SCHEMA_VERSION,
             "config": self.config,
             "results": self.results,
@@ -200,7 +189,7 @@ class AuditResult:
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in _clean(row).items()})
+            writer.writerow({k: ("" if v is None else v) for k, v in json_ready(row).items()})
         if path is not None:
             write_atomically(path, buffer.getvalue())
         return buffer.getvalue()

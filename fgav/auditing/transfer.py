@@ -19,13 +19,16 @@ from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
 from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
+from fgav.auditing.flags import AttackRecord, Evidence, Key, judge, uses_gradients, with_mark, zero_gradient_samples
+from fgav.auditing.gradient import part_gradient
+from fgav.auditing.result import flag_footnotes
 from fgav.auditing.setup import build_attacks, build_augmenters, data_label, frozen_model, open_data, training_data
 from fgav.data import SkipCounter, make_loader
-from fgav.auditing.result import _clean, _eps, _fmt, markdown_table
+from fgav.formatting import format_epsilon, format_number, markdown_table
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
-from fgav.io import write_atomically
+from fgav.io import json_ready, write_atomically
 from fgav.model import CLASSIFICATION, MultiTaskModel
 
 
@@ -40,7 +43,7 @@ class TransferResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready payload (``kind: transfer``)."""
-        return _clean({"schema": 1, "kind": "transfer", "config": self.config,
+        return json_ready({"schema": 1, "kind": "transfer", "config": self.config,
                        "clean_accuracy": self.clean_accuracy, "results": self.entries, "skipped": self.skipped})
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -67,11 +70,14 @@ class TransferResult:
         columns = list(dict.fromkeys((e["augmenter"], e["epsilon"]) for e in self.entries))
         many_eps = len({eps for _, eps in columns}) > 1
         header = ["Source \\ target"] + [
-            f"{t} ({aug}{', ' + _eps(eps) if many_eps else ''})" for t in targets for aug, eps in columns
+            f"{t} ({aug}{', ' + format_epsilon(eps) if many_eps else ''})" for t in targets for aug, eps in columns
         ]
-        body = [["Original accuracy"] + [_fmt(self.clean_accuracy.get(t)) for t in targets for _ in columns]]
+        body = [["Original accuracy"] + [format_number(self.clean_accuracy.get(t)) for t in targets for _ in columns]]
+        marks = dict(zip(((e["source"], e["target"], e["augmenter"], e["epsilon"]) for e in self.entries),
+                         flag_footnotes(self.entries)[0]))
         for s in sources:
-            body.append([s] + [_fmt(self.accuracy(s, t, aug, eps)) for t in targets for aug, eps in columns])
+            body.append([s] + [with_mark(format_number(self.accuracy(s, t, aug, eps)), marks.get((s, t, aug, eps), ""))
+                               for t in targets for aug, eps in columns])
         return header, body
 
     def table(self, *, title: str = "fgav transfer: live/spoof accuracy of each target on each source's examples") -> Table:
@@ -82,11 +88,14 @@ class TransferResult:
             table.add_column(column, justify="left" if i == 0 else "right")
         for row in body:
             table.add_row(*row)
+        _, footnotes = flag_footnotes(self.entries)
+        if footnotes:
+            table.caption, table.caption_justify = "\n".join(footnotes), "left"
         return table
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """The matrix as Markdown; written atomically to ``path`` when given."""
-        text = "\n".join(markdown_table(*self._grid())) + "\n"
+        text = "\n".join(markdown_table(*self._grid()) + [f"\n- {line}" for line in flag_footnotes(self.entries)[1]]) + "\n"
         if path is not None:
             write_atomically(path, text)
         return text
@@ -143,6 +152,9 @@ def transfer(
     labels_of_augmenters = [label for label, _ in next(iter(built.values()))]
     torch.manual_seed(seed)
     right: dict[tuple[str, str, str, float | None], int] = {}
+    # The source attack's indicators of failure (zero-gradients, unstable, ...), keyed as the
+    # audit keys results, with the source model in the attack's place.
+    evidence: dict[Key, Evidence] = {}
     clean_right = dict.fromkeys(loaded, 0)
     n, skips = 0, SkipCounter()
     for raw in make_loader(data, batch_size=batch_size):
@@ -153,25 +165,37 @@ def transfer(
         x, labels = batch["image"].float(), batch["spoof"].long()
         check_images(x)
         n += x.shape[0]
+        right_now = {}
         with torch.no_grad():
             for name, model in loaded.items():
-                clean_right[name] += int((model(x)[CLASSIFICATION].argmax(1) == labels).sum())
+                right_now[name] = model(x)[CLASSIFICATION].argmax(1) == labels
+                clean_right[name] += int(right_now[name].sum())
+        everyone = torch.arange(x.shape[0], device=x.device)
         for src, model in loaded.items():
             objective = PartObjective.for_batch(model, CLASSIFICATION, batch)
             for aug, augmenter in built[src]:
                 with torch.no_grad():
                     augmented = augmenter(x, batch).clamp(0, 1)
-                for epsilon, x_adv in _adversarials(attack_obj, augmenter, objective, x, augmented, batch,
-                                                    epsilons, early_stop=False):
+                record = AttackRecord()
+                crafted = _adversarials(attack_obj, augmenter, objective, x, augmented, batch, epsilons, False, record)
+                zero = None if not uses_gradients(attack_obj) else record.start_zero if record.start_zero is not None \
+                    else zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
+                for i, (epsilon, x_adv) in enumerate(crafted):
                     with torch.no_grad():
                         for tgt, target_model in loaded.items():
-                            hits = int((target_model(x_adv)[CLASSIFICATION].argmax(1) == labels).sum())
+                            correct = target_model(x_adv)[CLASSIFICATION].argmax(1) == labels
                             key = (src, tgt, aug, epsilon)
-                            right[key] = right.get(key, 0) + hits
+                            right[key] = right.get(key, 0) + int(correct.sum())
+                            if tgt == src:
+                                trace, judged = record.at(i)
+                                evidence.setdefault((CLASSIFICATION, src, epsilon, aug), Evidence()).add_batch(
+                                    right_now[src], ~correct, zero=zero, trace=trace, judged=judged)
     if n == 0:
         raise FgavError("no readable sample to attack")
+    flags = judge(evidence)
     entries = [
-        {"source": s, "target": t, "augmenter": a, "epsilon": e, "accuracy": hits / n, "n": n}
+        {"source": s, "target": t, "augmenter": a, "epsilon": e, "accuracy": hits / n, "n": n,
+         "flags": [f.to_dict() for f in flags.get((CLASSIFICATION, s, e, a), [])]}
         for (s, t, a, e), hits in right.items()
     ]
     config = {
@@ -181,3 +205,4 @@ def transfer(
         "seed": seed, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
     }
     return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths))
+

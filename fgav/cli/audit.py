@@ -29,6 +29,8 @@ from fgav.errors import FgavError
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--early-stop/--no-early-stop", default=True, show_default=True,
               help="Iterative attacks stop per sample once the live/spoof decision flipped.")
+@click.option("--check", is_flag=True,
+              help="Also run the failure indicators that need extra passes (each attack again, unbounded).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted audit from its state file.")
 @click.option("--state", "state_path", type=click.Path(path_type=Path),
               help="The state file saved after every batch (default: the --json file + .state).")
@@ -51,6 +53,7 @@ def audit(
     seed: int,
     device: str,
     early_stop: bool,
+    check: bool,
     resume: bool,
     state_path: Path | None,
     json_path: Path | None,
@@ -63,6 +66,7 @@ def audit(
     """
     import fgav
     from fgav.auditing import audit as run
+    from fgav.auditing.result import format_epsilons
     from fgav.devices import resolve_device
     from fgav.registry import create_attack, get_augmenter
 
@@ -124,6 +128,7 @@ def audit(
             progress=advance,
             state_path=state_path,
             resume=resume,
+            check=check,
         )
     finally:
         progress.stop()
@@ -131,6 +136,10 @@ def audit(
     if not out.is_terminal:  # a pipe or a log: wide enough that the table keeps its numbers
         out = Console(width=160)
     out.print(result.table())
+    for r in result.results:  # the table marks flagged results; here is what each flag measured
+        for flag in r.get("flags") or []:
+            console.print(f"[red]Flag[/] {r['part']}, {r['attack']}, {format_epsilons([r['epsilon']])}, "
+                          f"{r['augmenter']}: [bold]{flag['code']}[/]: {flag['message']}", highlight=False)
     for note in result.notes:
         console.print(f"[yellow]Note:[/] {note}")
     if result.skipped:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fgav.auditing.flags import with_mark
+from fgav.auditing.result import flag_footnotes
 from fgav.auditing.transfer import TransferResult
 from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, text_of
 from fgav.reports.figures import heat_figure, png
@@ -39,6 +41,8 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
     augmenters = _unique([e.get("augmenter") for e in entries])
     budgets = _unique([e.get("epsilon") for e in entries])
     cell = {(e["source"], e["target"], e.get("augmenter"), e.get("epsilon")): e.get("accuracy") for e in entries}
+    marks, footnotes = flag_footnotes(entries)
+    mark = dict(zip(cell, marks))
     section = Section(
         "Transferability (Tab. 7)",
         text=["Adversarial examples crafted on each source model (rows), aimed at its live/spoof decision, "
@@ -51,12 +55,13 @@ def transfer_report(result: TransferResult, *, source: str = "") -> Report:
         clean = [result.clean_accuracy.get(t) for t in targets for _ in augmenters]
         matrix = [[cell.get((s, t, a, eps)) for t in targets for a in augmenters] for s in sources]
         rows = [["Original accuracy", *[number(v) for v in clean]]]
-        rows += [[s, *[number(v) for v in values]] for s, values in zip(sources, matrix)]
+        rows += [[s, *[with_mark(number(cell.get((s, t, a, eps))), mark.get((s, t, a, eps), ""))
+                       for t in targets for a in augmenters]] for s in sources]
         section.tables.append(Table(
             title=f"Live/spoof accuracy of each target on each source's examples{suffix}",
             header=["Source model", *[str(a) for _ in targets for a in augmenters]],
             groups=[("", 1), *[(f"Target: {t}", len(augmenters)) for t in targets]],
-            rows=rows,
+            rows=rows, note=" ".join(["Flags:", *footnotes]) if footnotes else "",
         ))
         name = "transfer" if len(budgets) == 1 else f"transfer-{len(section.figures) + 1}"
         chart = png(heat_figure(

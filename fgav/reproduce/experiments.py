@@ -83,6 +83,11 @@ def _entry(result: AuditResult, **where: Any) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def _flags(entry: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The attack-failure flags of the result a cell comes from (its mark in the table)."""
+    return list((entry or {}).get("flags") or [])
+
+
 def _rate(entry: dict[str, Any] | None) -> tuple[float | None, Interval]:
     if entry is None:
         return None, None
@@ -109,8 +114,8 @@ SFA_COLUMNS = ["without SFA", "with SFA (push)", "S(x) alone", "SFA guide (equal
 
 
 def _sfa_row(result: AuditResult, row: str, **where: Any
-             ) -> tuple[list[float | None], list[Interval], list[Comparison]]:
-    """Without SFA, SFA push, S(x) alone, SFA guide: the ASR of each, and the tests the reading needs."""
+             ) -> tuple[list[float | None], list[Interval], list[Comparison], list[list[dict[str, str]]]]:
+    """Without SFA, SFA push, S(x) alone, SFA guide: the ASR of each, the tests the reading needs, the flags."""
     none = _entry(result, augmenter="none", **where)
     push = _entry(result, augmenter="sfa", **where)
     guide = _entry(result, augmenter="sfa:guide", **where)
@@ -119,21 +124,22 @@ def _sfa_row(result: AuditResult, row: str, **where: Any
     tests = (_compare(row, (SFA_COLUMNS[1], push), (SFA_COLUMNS[0], none))
              + _compare(row, (SFA_COLUMNS[1], push), (SFA_COLUMNS[2], alone))
              + _compare(row, (SFA_COLUMNS[3], guide), (SFA_COLUMNS[0], none)))
-    return [v for v, _ in cells], [i for _, i in cells], tests
+    return [v for v, _ in cells], [i for _, i in cells], tests, [_flags(e) for e in (none, push, None, guide)]
 
 
 def _sfa_table(table_id: str, title: str, rows: list[str], measured: list[tuple[AuditResult, dict[str, Any]]],
                theirs: list[list[float | None]], notes: list[str] | None = None) -> ReproducedTable:
     """A table of SFA_COLUMNS, one row per (result, where); the paper's two columns beside ours."""
-    ours, intervals, tests = [], [], []
+    ours, intervals, tests, flags = [], [], [], []
     for row, (result, where) in zip(rows, measured):
-        values, bounds, comparisons = _sfa_row(result, row, **where)
+        values, bounds, comparisons, cell_flags = _sfa_row(result, row, **where)
         ours.append(values)
         intervals.append(bounds)
         tests += comparisons
+        flags.append(cell_flags)
     return ReproducedTable(table_id, title, list(SFA_COLUMNS), rows, ours,
                            [[*pair, None, None] for pair in theirs], list(notes or []), intervals,
-                           max((_samples(r) or 0 for r, _ in measured), default=0) or None, tests)
+                           max((_samples(r) or 0 for r, _ in measured), default=0) or None, tests, flags)
 
 
 def tab1_jobs(s: Setting) -> list[Job]:
@@ -178,9 +184,10 @@ def tab2(s: Setting, results: Results) -> ReproducedTable:
     notes.append("S(x) alone: the augmenter's output with no attack, from which the attack starts (push mode).")
     names = [*available, *(["sfa:guide"] if "sfa" in available else [])]
     none = _entry(result, augmenter="none")
-    ours, intervals, tests = [], [], []
+    ours, intervals, tests, flags = [], [], [], []
     for name in names:
         entry = _entry(result, augmenter=name)
+        flags.append([_flags(entry), [], [], []])
         alone = entry.get("alone") if entry is not None and isinstance(entry.get("alone"), dict) else None
         (asr, ci), (alone_asr, alone_ci) = _rate(entry), _rate(alone)
         ours.append([asr, alone_asr, (entry or {}).get("distortion", {}).get("l2"),
@@ -192,7 +199,7 @@ def tab2(s: Setting, results: Results) -> ReproducedTable:
     return ReproducedTable("tab2", f"Tab. 2: FGSM (ε=8/255) ASR of {s.main} with each augmenter",
                            ["ASR", "S(x) alone", "L2 distortion", "L2 of S(x) alone"], names, ours,
                            [[paper.TAB2.get(a), None, None, None] for a in names], notes, intervals,
-                           _samples(result), tests)
+                           _samples(result), tests, flags)
 
 
 TAB3_ATTACKS = (("FGSM", "fgsm", FGSM_EPS[1]), ("C&W", "cw", CW_EPS[1]), ("Spatial", "stadv", EPS),
@@ -212,7 +219,7 @@ TAB3_COLUMNS = ["without LBP", "S(x) alone, without LBP", "with LBP", "S(x) alon
 
 def tab3(s: Setting, results: Results) -> ReproducedTable:
     """Tab. 3: ASR with SFA without and with its LBP texture filter, each beside its S(x) alone."""
-    ours, intervals, tests = [], [], []
+    ours, intervals, tests, flags = [], [], [], []
     samples = 0
     for label, attack, eps in TAB3_ATTACKS:
         without = _entry(_audit(results, f"tab3-{attack}"), augmenter="sfa")
@@ -223,6 +230,7 @@ def tab3(s: Setting, results: Results) -> ReproducedTable:
         cells = [_rate(without), _rate(alone[0]), _rate(with_lbp), _rate(alone[1]), _rate(guide)]
         ours.append([v for v, _ in cells])
         intervals.append([i for _, i in cells])
+        flags.append([_flags(without), [], _flags(with_lbp), [], _flags(guide)])
         tests += (_compare(label, (TAB3_COLUMNS[2], with_lbp), (TAB3_COLUMNS[0], without))
                   + _compare(label, (TAB3_COLUMNS[0], without), (TAB3_COLUMNS[1], alone[0]))
                   + _compare(label, (TAB3_COLUMNS[2], with_lbp), (TAB3_COLUMNS[3], alone[1])))
@@ -231,7 +239,7 @@ def tab3(s: Setting, results: Results) -> ReproducedTable:
                            list(TAB3_COLUMNS), [a[0] for a in TAB3_ATTACKS], ours,
                            [[paper.TAB3[a[0]][0], None, paper.TAB3[a[0]][1], None, None] for a in TAB3_ATTACKS],
                            ["Guide mode was measured with the texture filter only (Tab. 1's audits)."], intervals,
-                           samples or None, tests)
+                           samples or None, tests, flags)
 
 
 def tab4_jobs(s: Setting) -> list[Job]:

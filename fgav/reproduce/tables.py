@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fgav.auditing.flags import with_mark
+from fgav.auditing.result import flag_footnotes
 from fgav.formatting import format_number, format_rate, markdown_line, markdown_table
 from fgav.metrics.stats import ALPHA, McNemar, format_p
 
@@ -47,7 +49,8 @@ class ReproducedTable:
 
     ``intervals`` holds the 95 % Wilson interval of each of our cells that is a rate
     (None elsewhere); ``samples`` the test images behind each rate (it sets the decimals);
-    ``comparisons`` the paired tests of cells the reading may compare.
+    ``comparisons`` the paired tests of cells the reading may compare; ``flags`` per
+    cell the attack-failure flags of the result it comes from (None: not tracked).
     """
 
     id: str
@@ -60,6 +63,7 @@ class ReproducedTable:
     intervals: list[list[Interval]] | None = None
     samples: int | None = None
     comparisons: list[Comparison] = field(default_factory=list)
+    flags: list[list[list[dict[str, str]]]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN as null)."""
@@ -79,17 +83,21 @@ class ReproducedTable:
         data["comparisons"] = [Comparison(**c) for c in data.get("comparisons") or []]
         return cls(**data)
 
-    def cell(self, i: int, j: int) -> str:
-        """Our cell as text: a rate with its interval, or a plain number; the paper's in parentheses."""
+    def cell(self, i: int, j: int, mark: str = "") -> str:
+        """Our cell as text: a rate with its interval, or a plain number, its flag mark; the paper's in parentheses."""
         value = self.ours[i][j]
         interval = self.intervals[i][j] if self.intervals is not None and j < len(self.intervals[i]) else None
-        text = format_rate(value, interval, n=self.samples) if interval is not None else _fmt(value)
+        text = with_mark(format_rate(value, interval, n=self.samples) if interval is not None else _fmt(value), mark)
         paper = self.paper[i][j] if self.paper is not None and i < len(self.paper) and j < len(self.paper[i]) else None
         return f"{text} ({_fmt(paper)})" if paper is not None else text
 
     def to_markdown(self) -> str:
         """A Markdown table: each column as "ours [interval] (paper)" where the paper gives one."""
-        body = [[row, *[self.cell(i, j) for j in range(len(self.ours[i]))]] for i, row in enumerate(self.rows)]
+        cells = [(i, j) for i in range(len(self.rows)) for j in range(len(self.ours[i]))]
+        marks, footnotes = flag_footnotes([{"flags": self._flags(i, j)} for i, j in cells])
+        mark_of = dict(zip(cells, marks))
+        body = [[row, *[self.cell(i, j, mark_of[(i, j)]) for j in range(len(self.ours[i]))]]
+                for i, row in enumerate(self.rows)]
         lines = [f"### {markdown_line(self.title)}", "", *markdown_table(["", *self.columns], body, label_columns=1)]
         legend = []
         if self.intervals is not None:
@@ -107,7 +115,13 @@ class ReproducedTable:
                              f"{c.only_a} vs {c.only_b} samples flipped by one only, p = {format_p(c.p_value)}: "
                              f"{c.verdict}")
         lines += [f"- {markdown_line(note)}" for note in self.notes]
+        lines += [f"- Attack-failure flag {markdown_line(line)}" for line in footnotes]
         return "\n".join(lines) + "\n"
+
+    def _flags(self, i: int, j: int) -> list[dict[str, str]]:
+        if self.flags is None or i >= len(self.flags) or j >= len(self.flags[i]):
+            return []
+        return list(self.flags[i][j])
 
 
 def _none_if_nan(value: float | None) -> float | None:

@@ -68,3 +68,22 @@ def test_tab1_shows_push_alone_and_guide_with_intervals_and_paired_tests() -> No
             "C&W (L2 ε=1.0), C&W (L2 ε=2.0)); no significant difference in 7.") in reading
     assert "SFA guide (equal budget) against without SFA, of 10 rows: no significant difference in 10." in reading
     assert "raises the ASR of every attack" not in reading
+
+
+def test_cells_from_flagged_results_are_marked_and_footnoted() -> None:
+    from fgav.reproduce.tables import ReproducedTable
+
+    table = ReproducedTable("tab1", "Tab. 1", ["without SFA", "with SFA"], ["FGSM", "PGD"],
+                            [[0.5, 0.6], [0.4, 0.7]], [[0.9, 0.95], [0.9, 0.95]],
+                            flags=[[[], []], [[{"code": "weaker-than-fgsm", "message": "w"},
+                                                  {"code": "incomplete-optimization", "message": "i"}], []]])
+    text = table.to_markdown()
+    pgd = next(line for line in text.splitlines() if line.startswith("| PGD"))
+    fgsm = next(line for line in text.splitlines() if line.startswith("| FGSM"))
+    assert "0.4000 [1,2] (0.9000)" in pgd and "0.7000 (0.9500)" in pgd and "[1" not in pgd.split("|")[3]
+    assert "[" not in fgsm
+    assert "[1] weaker-than-fgsm: w" in text and "[2] incomplete-optimization: i" in text
+    again = ReproducedTable.from_dict(table.to_dict())
+    assert again.to_markdown() == text
+    plain = ReproducedTable("tab1", "Tab. 1", ["ASR"], ["FGSM"], [[0.5]])
+    assert "[1]" not in plain.to_markdown() and "flag" not in plain.to_markdown()
