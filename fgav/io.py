@@ -12,8 +12,8 @@ import math
 import os
 import re
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 Writer = Callable[[Path], None]
 
