@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fgav.data.dataset import Box, FASDataset, read_image
+from fgav.data.dataset import Box, EmptySplitError, FASDataset, read_image
 from fgav.data.labels import LABEL_KEYS, LABEL_LENGTH, SPOOF_INDEX, split_label
 from fgav.errors import FgavError
 
@@ -62,7 +62,7 @@ def read_label_file(file: Path, *, display: str) -> tuple[list[str], np.ndarray]
     if not isinstance(content, dict):
         raise FgavError(f"label file {display} must be a dict of lists (path -> 44 ints), not a {type(content).__name__}")
     if not content:
-        raise FgavError(f"label file {display} lists no images (an empty split)")
+        raise EmptySplitError(f"label file {display} lists no images (an empty split)")
     for key, vector in content.items():
         if not isinstance(vector, list):
             raise FgavError(f"label file {display}: {key!r} must map to a list of {LABEL_LENGTH} ints, not a {type(vector).__name__}")

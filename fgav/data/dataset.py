@@ -40,6 +40,10 @@ class UnreadableImageError(FgavError):
         return (type(self), (self.path, self.reason))
 
 
+class EmptySplitError(FgavError):
+    """A split that lists no image (e.g. the empty train labels of an evaluation-only download)."""
+
+
 def read_image(file: Path, *, size: int, box: Box | None = None, mode: str = "RGB", display: str = "") -> Tensor:
     """Read an image file, crop it to ``box`` and resize it to ``size`` x ``size``.
 
@@ -145,7 +149,7 @@ class FASDataset(Dataset):
         if int(image_size) < 1:
             raise FgavError(f"image size must be a positive number of pixels, not {image_size}")
         if not paths:
-            raise FgavError(f"the {split!r} split of {root} holds no images")
+            raise EmptySplitError(f"the {split!r} split of {root} holds no images")
         self.root = Path(root)
         self.split = split
         self.image_size = int(image_size)
