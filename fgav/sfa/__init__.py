@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fgav.errors import FgavError
-from fgav.sfa.augmenter import CONFIG_FILE, DEFAULTS, SFA
+from fgav.sfa.augmenter import CONFIG_FILE, DEFAULTS, SFA, read_config
 from fgav.sfa.lbp import lbp, to_gray
 from fgav.sfa.vae import MapVAE, kl_divergence
 
@@ -136,13 +136,12 @@ def _loader_of(model: MultiTaskModel, data: Any, *, batch_size: int, limit: int 
 def _matches(
     folder: Path, wanted: dict[str, Any], alpha: float | None, latent_dim: int | None, work_size: int | None
 ) -> bool:
-    """Whether the SFA stored in ``folder`` has the asked options (unasked ones match any)."""
-    import json
+    """Whether the SFA stored in ``folder`` has the asked options (unasked ones match any).
 
-    try:
-        saved = json.loads((folder / CONFIG_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
+    Raises:
+        FgavError: the stored ``sfa.json`` (or its weights file) is missing or malformed.
+    """
+    saved = read_config(folder)
     if bool(saved.get("texture", True)) != wanted["texture"]:
         return False
     if alpha is not None and abs(float(saved.get("alpha", -1)) - wanted["alpha"]) > 1e-9:

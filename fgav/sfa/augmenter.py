@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter, Batch
+from fgav.model import load_weights
 from fgav.sfa.lbp import lbp
 from fgav.sfa.vae import MapVAE
 
@@ -55,7 +56,7 @@ class SFA(Augmenter):
     ) -> None:
         super().__init__(mode=mode)
         given = {"alpha": alpha, "texture": texture, "latent_dim": latent_dim, "work_size": work_size}
-        saved = _read_config(Path(path)) if path is not None else {}
+        saved = read_config(Path(path)) if path is not None else {}
         config = {**DEFAULTS, **{k: saved[k] for k in DEFAULTS if k in saved}}
         for key, value in given.items():
             if value is None:
@@ -187,11 +188,8 @@ class SFA(Augmenter):
         return cls(mode=mode, path=directory).to(device)
 
     def _load_weights(self, directory: Path, saved: dict[str, Any]) -> None:
-        try:
-            tensors = load_file(str(directory / WEIGHTS_FILE))
-            self.load_state_dict(tensors, strict=True)
-        except (OSError, RuntimeError) as exc:
-            raise FgavError(f"{directory / WEIGHTS_FILE}: not a matching SFA module ({exc})".splitlines()[0]) from exc
+        options = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        load_weights(self, directory / WEIGHTS_FILE, describe=f"an SFA module with {options}")
         self.info = {k: saved[k] for k in ("target", "training") if k in saved}
         self.fitted = True
 
@@ -219,14 +217,29 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _read_config(directory: Path) -> dict[str, Any]:
+def read_config(directory: Path) -> dict[str, Any]:
+    """The options an SFA folder's ``sfa.json`` records, checked.
+
+    Raises:
+        FgavError: the folder lacks ``sfa.json`` or ``sfa.safetensors``, or the config is
+            not JSON, not an object, or holds an option of the wrong type (one line).
+    """
     config_path = directory / CONFIG_FILE
     if not config_path.is_file() or not (directory / WEIGHTS_FILE).is_file():
         raise FgavError(f"{directory} holds no SFA module: {CONFIG_FILE} and {WEIGHTS_FILE} are needed")
     try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise FgavError(f"{config_path}: malformed SFA config ({exc})") from exc
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FgavError(f"{config_path}: malformed SFA config ({exc})") from None
     if not isinstance(config, dict):
         raise FgavError(f"{config_path}: malformed SFA config (not an object)")
+    for key, kind in (("alpha", "a number"), ("texture", "true or false"), ("latent_dim", "an integer"), ("work_size", "an integer")):
+        value = config.get(key, DEFAULTS[key])
+        fits = {
+            "a number": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "true or false": isinstance(value, bool),
+            "an integer": isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        }[kind]
+        if not fits:
+            raise FgavError(f"{config_path}: malformed SFA config ({key!r} must be {kind}, not {value!r})")
     return config
