@@ -160,3 +160,19 @@ def test_weights_replaced_after_training_are_refused_on_resume(tmp_path: Path) -
     (out / METRICS_FILE).write_text("{not json\n")
     with pytest.raises(FgavError, match="unreadable metrics"):
         read_metrics(out)
+
+
+def test_a_real_sigint_stops_at_the_next_step_boundary_and_resumes_exactly(tmp_path: Path, straight: Path) -> None:
+    import signal
+
+    def interrupt(epoch: int, step: int, loss: float) -> None:
+        if (epoch, step) == (0, 1):  # the signal arrives while the loop runs: it stops before the next batch
+            os.kill(os.getpid(), signal.SIGINT)
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(out=out, dataset=ToyFAS(16), epochs=2, on_step=interrupt, **TINY)
+    assert (load_state(out)["epoch"], load_state(out)["step"]) == (0, 1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    train(out=out, dataset=ToyFAS(16), epochs=2, resume=True, **TINY)
+    assert_same_run(out, straight)
