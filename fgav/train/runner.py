@@ -143,8 +143,8 @@ class Runner:
         self.optimizer = make_optimizer(self.model, recipe)
         self.scheduler = make_scheduler(self.optimizer, recipe, total_steps=recipe.epochs * self.steps_per_epoch)
         self.epoch, self.step, self.skipped = 0, 0, 0
-        # The epoch's running sums (loss, each head's loss, correct, count, skipped); a
-        # mid-epoch save keeps them so that the resumed epoch's record counts every batch.
+        # The epoch's running sums (see _epoch); a mid-epoch save keeps them, so that the
+        # resumed epoch's record counts every batch.
         self.sums = torch.zeros(len(self.model.head_names) + 5, dtype=torch.float64)
         self.resumed_sums: torch.Tensor | None = None
         self.interrupt = DeferredInterrupt()
