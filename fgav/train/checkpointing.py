@@ -210,7 +210,7 @@ def load_state(directory: Path) -> dict[str, Any]:
         return pending
     if state is None:
         raise FgavError(f"nothing to resume in {directory}: {STATE_FILE} is missing")
-    name = _mismatch(directory, state["files"])
+    name = _mismatch(directory, state["files"]) or STATE_FILE
     raise FgavError(
         f"{directory / name} is not the file {STATE_FILE} was saved with: the checkpoint was changed "
         "after training; resume from an intact copy or start again with --overwrite"

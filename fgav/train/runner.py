@@ -279,8 +279,8 @@ class Runner:
                 correct = head.correct(outputs[CLASSIFICATION], head.target(batch).to(ctx.device))
                 assert correct is not None  # the live/spoof head always has an accuracy
                 n = per_sample.shape[0]  # type: ignore[union-attr]
-                row = [float(loss.detach()) * n] + [float(parts[h].sum()) if h in parts else 0.0 for h in heads]
-                row = torch.tensor(row + [float(single), float(correct.sum()), n, 0.0], dtype=torch.float64)
+                values = [float(loss.detach()) * n] + [float(parts[h].sum()) if h in parts else 0.0 for h in heads]
+                row = torch.tensor(values + [float(single), float(correct.sum()), n, 0.0], dtype=torch.float64)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if recipe.grad_clip > 0:
