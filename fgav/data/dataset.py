@@ -110,8 +110,10 @@ def unit_range(img: Image.Image) -> Image.Image | None:
         return Image.fromarray(np.asarray(img, dtype=np.float32) / 65535.0)
     if img.mode == "F":
         values = np.asarray(img, dtype=np.float32)
-        if values.size and not (np.isfinite(values).all() and values.min() >= 0.0 and values.max() <= 1.0):
-            low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        if values.size and not np.isfinite(values).all():
+            raise ValueError("a floating-point image with values that are not finite (NaN or infinite)")
+        if values.size and not (values.min() >= 0.0 and values.max() <= 1.0):
+            low, high = float(values.min()), float(values.max())
             raise ValueError(f"a floating-point image with values in [{low:g}, {high:g}], not in [0, 1]")
         return Image.fromarray(values)
     return None

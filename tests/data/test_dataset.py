@@ -45,7 +45,7 @@ def test_deep_images_read_as_their_8_bit_picture(tmp_path: Path, name: str, arra
     [
         (RAMP16.astype(np.int32) * 1000, "32-bit integer image"),
         ((RAMP16 / 65535 * 300).astype(np.float32), r"floating-point image with values in \[.*\], not in \[0, 1\]"),
-        (np.full((8, 8), np.nan, dtype=np.float32), "floating-point image"),
+        (np.full((8, 8), np.nan, dtype=np.float32), "floating-point image with values that are not finite"),
     ],
 )
 def test_images_of_unknown_scale_are_refused_naming_the_file(tmp_path: Path, array: np.ndarray, reason: str) -> None:
