@@ -147,6 +147,7 @@ class Runner:
         # resumed epoch's record counts every batch.
         self.sums = torch.zeros(len(self.model.head_names) + 5, dtype=torch.float64)
         self.resumed_sums: torch.Tensor | None = None
+        self.epoch_sums: torch.Tensor | None = None  # the sums over ranks where every rank stopped together
         self.interrupt = DeferredInterrupt()
         self.updating = False  # inside an update: the weights, step and sums disagree
         self.singles = 0
@@ -161,7 +162,8 @@ class Runner:
                 self.step = 0
             partial = state.get("partial")
             if self.step and partial is not None and partial.shape == self.sums.shape:
-                self.resumed_sums = partial.clone()
+                # The sums of every rank: rank 0 carries them, so that their sum over ranks is right.
+                self.resumed_sums = partial.clone() if ctx.is_main else torch.zeros_like(partial)
             if state.get("completed"):
                 say(f"note: the checkpoint save cut short in {out} was completed")
             self.say(f"resuming {out} at epoch {self.epoch + 1}, step {self.step} of {self.steps_per_epoch}")
@@ -169,11 +171,12 @@ class Runner:
     def save(self, *, record: dict[str, Any] | None = None) -> None:
         """Write the checkpoint, resume state and ``record`` at the current position (rank 0 only).
 
-        A mid-epoch save keeps the epoch's running sums (a world of one: the other
-        ranks' sums are not at hand), so that the resumed epoch's record is whole.
+        A mid-epoch save keeps the epoch's running sums over every rank (under torchrun,
+        where the ranks stopped together), so that the resumed epoch's record is whole.
         """
         if self.ctx.is_main:
-            partial = self.sums.tolist() if self.step and not self.ctx.distributed else None
+            sums = self.epoch_sums if self.epoch_sums is not None else None if self.ctx.distributed else self.sums
+            partial = sums.tolist() if self.step and sums is not None else None
             ckpt.save_checkpoint(
                 self.out, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
                 epoch=self.epoch, step=self.step, options=self.options, world_size=self.ctx.world_size,
@@ -256,6 +259,7 @@ class Runner:
             if stop[2]:
                 raise_together(error, ctx)
             if stop[1]:  # a Ctrl-C on any rank: every rank stops here, between two steps
+                self.epoch_sums = all_reduce_sum(sums, ctx)  # every rank's share, for the save
                 raise KeyboardInterrupt
             assert raw is not None
             sums[-1] += skipped_in(raw)
