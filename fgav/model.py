@@ -169,23 +169,86 @@ def build_model(
     return MultiTaskModel(body, built, config=config, loss_weights=loss_weights)
 
 
+def load_weights(module: nn.Module, file: str | Path, *, device: str | torch.device = "cpu", describe: str = "") -> None:
+    """Load a safetensors file into ``module``, every tensor by name and shape.
+
+    Args:
+        module: the module the file must fit exactly (no tensor missing or left over).
+        file: the ``.safetensors`` file.
+        device: where to put the tensors.
+        describe: what the module is, for the message (e.g. "backbone resnet18 at 64 px").
+
+    Raises:
+        FgavError: one line naming the file: it is empty, truncated or not safetensors;
+            or its tensors do not fit the module (names or shapes).
+    """
+    what = f" ({describe})" if describe else ""
+    try:
+        missing, unexpected = _load_safetensors(module, str(file), strict=False, device=str(device))
+    except RuntimeError as exc:  # load_state_dict: "size mismatch for <name>: copying a param with shape ..."
+        lines = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line]
+        if not lines:
+            raise FgavError(f"{file}: unreadable weights ({type(exc).__name__}: {str(exc).strip()})".splitlines()[0]) from None
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise FgavError(f"{file}: its tensors do not fit the model{what}: {lines[0].rstrip('.')}{more}") from None
+    except Exception as exc:  # safetensors' own error (empty, truncated, garbage), an OSError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FgavError(f"{file}: not a readable safetensors file ({reason})") from None
+    if missing or unexpected:
+        parts = [f"{len(names)} {kind} (e.g. {names[0]!r})" for kind, names in (("missing", list(missing)), ("unexpected", list(unexpected))) if names]
+        raise FgavError(f"{file}: its tensors do not fit the model{what}: {', '.join(parts)}")
+
+
+def _checked_config(config: Any, path: Path) -> dict[str, Any]:
+    """A checkpoint config with the types ``load_model`` needs.
+
+    Raises:
+        FgavError: one line naming the file and the key that is wrong.
+    """
+    if not isinstance(config, dict):
+        raise FgavError(f"{path}: malformed checkpoint config (a JSON object is needed, not a {type(config).__name__})")
+    kinds: dict[str, tuple[type, ...]] = {"backbone": (str,), "heads": (list,), "image_size": (int,)}
+    for key, types in kinds.items():
+        if key not in config:
+            raise FgavError(f"{path}: malformed checkpoint config (no {key!r})")
+        value = config[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise FgavError(f"{path}: malformed checkpoint config ({key!r} must be {_kind_name(types)}, not {value!r})")
+    if not all(isinstance(h, str) for h in config["heads"]):
+        raise FgavError(f"{path}: malformed checkpoint config ('heads' must be a list of names, not {config['heads']!r})")
+    for key in ("backbone_options", "head_options", "loss_weights"):
+        if config.get(key) is not None and not isinstance(config[key], dict):
+            raise FgavError(f"{path}: malformed checkpoint config ({key!r} must be an object, not {config[key]!r})")
+    weights = config.get("loss_weights") or {}
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights.values()):
+        raise FgavError(f"{path}: malformed checkpoint config ('loss_weights' must map heads to numbers)")
+    if not all(isinstance(v, dict) for v in (config.get("head_options") or {}).values()):
+        raise FgavError(f"{path}: malformed checkpoint config ('head_options' must map heads to objects)")
+    return config
+
+
+def _kind_name(types: tuple[type, ...]) -> str:
+    return {str: "a name", list: "a list", int: "an integer"}.get(types[0], types[0].__name__)
+
+
 def load_model(directory: str | Path, *, device: str | torch.device = "cpu") -> MultiTaskModel:
     """Restore a model saved by :meth:`MultiTaskModel.save`, bit for bit, in eval mode.
 
     Raises:
-        FgavError: the directory is no fgav checkpoint, or it names a component
-            that no installed plugin provides.
+        FgavError: the directory is no fgav checkpoint; its config is malformed; its
+            weights are damaged or do not fit the model the config describes; or it
+            names a component that no installed plugin provides. One line, naming the file.
     """
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     if not config_path.is_file() or not weights_path.is_file():
         raise FgavError(f"{directory} is not an fgav checkpoint: {CONFIG_FILE} and {WEIGHTS_FILE} are needed")
     try:
-        config = json.loads(config_path.read_text())
-        backbone, heads, size = config["backbone"], config["heads"], config["image_size"]
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise FgavError(f"{config_path}: malformed checkpoint config ({exc})") from exc
-    options = dict(config.get("backbone_options", {}))
+        config = _checked_config(json.loads(config_path.read_text(encoding="utf-8")), config_path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FgavError(f"{config_path}: malformed checkpoint config ({exc})") from None
+    backbone, heads, size = config["backbone"], config["heads"], config["image_size"]
+    options = dict(config.get("backbone_options") or {})
     options.pop("weights", None)  # the checkpoint's own weights replace any initial ones
     try:
         model = build_model(
@@ -200,7 +263,11 @@ def load_model(directory: str | Path, *, device: str | torch.device = "cpu") -> 
         raise FgavError(
             f"checkpoint {directory} names the {exc.kind} {exc.name!r}, which no installed plugin provides"
         ) from exc
-    _load_safetensors(model, str(weights_path), strict=True, device=str(device))
+    except FgavError as exc:
+        raise FgavError(f"{config_path}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:  # options a component refuses
+        raise FgavError(f"{config_path}: cannot build the model it describes ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+    load_weights(model, weights_path, device=device, describe=f"backbone {backbone} at {size} px, heads {', '.join(model.head_names)}")
     model.config.update({k: v for k, v in config.items() if k not in model.config})
     model.checkpoint_dir = directory
     return model.to(device).eval()

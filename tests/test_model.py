@@ -108,3 +108,75 @@ def test_local_weights_file_is_loaded_and_missing_one_is_an_error(tmp_path: Path
     assert torch.equal(loaded.body.state_dict()[key], weights[key])
     with pytest.raises(FgavError, match="weights file not found"):
         fgav.create_backbone("resnet18", weights=tmp_path / "missing.safetensors")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny saved checkpoint (test ViT at 32 px: its position embedding depends on the size)."""
+    torch.manual_seed(0)
+    return fgav.build_model("timm:test_vit", ["classification"], image_size=32).save(tmp_path_factory.mktemp("ckpt"))
+
+
+def _copy(saved: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(saved, tmp_path / "copy"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",  # empty
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: data[:8] + b"\x00" * 64,  # header cut
+        lambda data: b"\x89PNG garbage" * 100,  # not safetensors at all
+    ],
+    ids=["empty", "truncated", "header", "garbage"],
+)
+def test_damaged_weights_are_one_line_naming_the_file(saved: Path, tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
+    copy = _copy(saved, tmp_path)
+    weights = copy / "model.safetensors"
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(FgavError, match="model.safetensors: not a readable safetensors file") as info:
+        fgav.load_model(copy)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ([1, 2], "a JSON object is needed, not a list"),
+        ({"backbone": "timm:test_vit", "heads": ["classification"], "image_size": "32"}, "'image_size' must be an integer, not '32'"),
+        ({"backbone": "timm:test_vit", "heads": ["classification"], "image_size": 32.5}, "'image_size' must be an integer"),
+        ({"backbone": "timm:test_vit", "heads": ["classification"], "image_size": True}, "'image_size' must be an integer"),
+        ({"backbone": "timm:test_vit", "heads": "classification", "image_size": 32}, "'heads' must be a list"),
+        ({"backbone": 7, "heads": ["classification"], "image_size": 32}, "'backbone' must be a name"),
+        ({"heads": ["classification"], "image_size": 32}, "no 'backbone'"),
+        ({"backbone": "timm:test_vit", "heads": ["classification"], "image_size": 32, "head_options": [1]}, "'head_options' must be an object"),
+        ({"backbone": "timm:test_vit", "heads": ["classification"], "image_size": 32, "loss_weights": {"classification": "x"}}, "'loss_weights' must map"),
+        ({"backbone": "timm:test_vit", "heads": ["classification"], "image_size": 5}, "image size must be between 16 and 1024"),
+        ({"backbone": "timm:test_vit", "heads": ["classification"], "image_size": 32, "head_options": {"classification": {"dropout": "x"}}}, "cannot build the model it describes"),
+    ],
+)
+def test_malformed_configs_are_one_line_naming_the_file(saved: Path, tmp_path: Path, config: object, match: str) -> None:
+    copy = _copy(saved, tmp_path)
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(FgavError, match="config.json: .*" + match.replace("(", r"\(").replace(")", r"\)")) as info:
+        fgav.load_model(copy)
+    assert "\n" not in str(info.value)
+    (copy / "config.json").write_bytes(b"\xff\xfe not json")
+    with pytest.raises(FgavError, match="config.json: malformed checkpoint config"):
+        fgav.load_model(copy)
+
+
+def test_weights_of_another_backbone_or_size_are_one_line(saved: Path, tmp_path: Path) -> None:
+    copy = _copy(saved, tmp_path)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "image_size": 64}))  # another size: another embedding
+    with pytest.raises(FgavError, match=r"model.safetensors: its tensors do not fit the model \(backbone timm:test_vit at 64 px.*size mismatch for backbone\.") as info:
+        fgav.load_model(copy)
+    assert "\n" not in str(info.value)
+    (copy / "config.json").write_text(json.dumps({**config, "backbone": "timm:test_resnet"}))  # another backbone
+    with pytest.raises(FgavError, match=r"its tensors do not fit the model \(backbone timm:test_resnet at 32 px.*: (size mismatch|\d+ missing)") as info:
+        fgav.load_model(copy)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400

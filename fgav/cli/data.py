@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fgav.data.dataset import EmptySplitError
 from fgav.errors import FgavError
 
 SPLITS = ("train", "test")
@@ -85,8 +86,19 @@ def _data_options(command: Any) -> Any:
     return click.option("--split", type=click.Choice(("all", *SPLITS)), default="all", show_default=True)(command)
 
 
-def open_splits(path: str, split: str, **options: Any) -> dict[str, Any]:
-    """The data set of each split asked for (``all``: every split the folder has)."""
+def open_splits(
+    path: str, split: str, *, empty: dict[str, str] | None = None, failed: dict[str, str] | None = None, **options: Any
+) -> dict[str, Any]:
+    """The data set of each split asked for (``all``: every split the folder has).
+
+    With ``all``, a split that cannot be opened does not stop the others: an empty one
+    (an evaluation-only download's train labels) is left out and put in ``empty``
+    (split -> its one-line message); where ``failed`` is given, any other refusal is
+    put there and the split left out too.
+
+    Raises:
+        FgavError: the one split asked cannot be opened, or no split of ``all`` can.
+    """
     from fgav.data import open_dataset, synth_path
     from fgav.data.folder import has_classes
     from fgav.data.layout import detect_layout
@@ -102,7 +114,23 @@ def open_splits(path: str, split: str, **options: Any) -> dict[str, Any]:
         present = [s for s in SPLITS if (root / "metas" / protocol / f"{s}_label.json").is_file()]
     if not present:  # let the loader say what is wrong (missing labels, no split folders)
         present = ["test"] if layout != "folder" else ["all"]
-    return {s: open_dataset(root, split=s, **options) for s in present}
+    datasets: dict[str, Any] = {}
+    empties: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    for name in present:
+        try:
+            datasets[name] = open_dataset(root, split=name, **options)
+        except EmptySplitError as exc:
+            empties[name] = str(exc)
+        except FgavError as exc:
+            if failed is None:
+                raise
+            refused[name] = str(exc)
+    if not datasets:
+        raise FgavError("; ".join([*refused.values(), *empties.values()]))
+    (empty if empty is not None else {}).update(empties)
+    (failed if failed is not None else {}).update(refused)
+    return datasets
 
 
 @data.command("check")
@@ -115,7 +143,11 @@ def check_command(path: str, split: str, protocol: str, depth_dir: str | None, r
 
     from fgav.data.cache import progress_bar
 
-    datasets = open_splits(path, split, protocol=protocol, depth_dir=depth_dir, reflection_dir=reflection_dir)
+    empty: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    datasets = open_splits(
+        path, split, empty=empty, failed=failed, protocol=protocol, depth_dir=depth_dir, reflection_dir=reflection_dir
+    )
     console = Console(stderr=True)
     problems: list[str] = []
     total = sum(len(d) for d in datasets.values())
@@ -128,9 +160,14 @@ def check_command(path: str, split: str, protocol: str, depth_dir: str | None, r
     out = Console(highlight=False, soft_wrap=True)
     for problem in problems:
         out.print(escape(problem))
+    for name, message in failed.items():  # a split that cannot be opened: a fault, the others still read
+        out.print(escape(f"{name} split not checked: {message}"))
+    for name, message in empty.items():  # an evaluation-only download has no train images: news, not a fault
+        out.print(escape(f"note: {name} split not checked: {message}"))
     splits = ", ".join(f"{s} ({len(d)})" for s, d in datasets.items())
-    if problems:
-        out.print(f"{len(problems)} of {total} images have unreadable or malformed files ({splits})")
+    if problems or failed:
+        unopened = f"; {len(failed)} split{'s' if len(failed) != 1 else ''} could not be opened" if failed else ""
+        out.print(f"{len(problems)} of {total} images have unreadable or malformed files ({splits}){unopened}")
         raise SystemExit(1)
     out.print(f"all {total} images readable ({splits})")
 
@@ -175,7 +212,10 @@ def summarize(dataset: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def info_command(path: str, split: str, protocol: str, depth_dir: str | None, reflection_dir: str | None, as_json: bool) -> None:
     """Count PATH's images by split, live/spoof, spoof type, illumination and environment."""
-    datasets = open_splits(path, split, protocol=protocol, depth_dir=depth_dir, reflection_dir=reflection_dir)
+    empty: dict[str, str] = {}
+    datasets = open_splits(path, split, empty=empty, protocol=protocol, depth_dir=depth_dir, reflection_dir=reflection_dir)
+    for name, message in empty.items():
+        Console(stderr=True, highlight=False).print(escape(f"note: {name} split left out: {message}"))
     summaries = {s: summarize(d) for s, d in datasets.items()}
     root = str(next(iter(datasets.values())).root)
     if as_json:

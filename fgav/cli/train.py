@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fgav.auditing.result import write_atomically
 from fgav.errors import FgavError
 
 
@@ -110,5 +111,4 @@ def evaluate(
         n = result['skipped']
         console.print(f"note: {n} unreadable image{'s' if n != 1 else ''} skipped", highlight=False)
     if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(result, indent=2) + "\n")
+        write_atomically(json_file, json.dumps(result, indent=2) + "\n")  # never half a file

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fgav.data.cache import cache_dir, synth_path
 from fgav.data.celeba import CelebASpoofDataset
-from fgav.data.dataset import FASDataset, UnreadableImageError
+from fgav.data.dataset import EmptySplitError, FASDataset, UnreadableImageError
 from fgav.data.folder import FolderDataset
 from fgav.data.layout import SYNTH, detect_layout, open_dataset
 from fgav.data.loading import SkipCounter, make_loader
@@ -28,6 +28,7 @@ from fgav.data.loading import SkipCounter, make_loader
 __all__ = [
     "SYNTH",
     "CelebASpoofDataset",
+    "EmptySplitError",
     "FASDataset",
     "FolderDataset",
     "SkipCounter",

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fgav.data.dataset import Box, FASDataset, read_image
-from fgav.data.labels import LABEL_KEYS, LABEL_LENGTH, SPOOF_INDEX, split_label
+from fgav.data.dataset import Box, EmptySplitError, FASDataset, read_image
+from fgav.data.labels import LABEL_KEYS, LABEL_LENGTH, SPOOF_INDEX, out_of_range, split_label
 from fgav.errors import FgavError
 
 BB_FRAME = 224.0  # CelebA-Spoof's bounding boxes are given in a 224 x 224 frame
@@ -50,7 +50,8 @@ def read_label_file(file: Path, *, display: str) -> tuple[list[str], np.ndarray]
 
     Raises:
         FgavError: the file is missing, not JSON, not a dict of lists, lists no image,
-            or a vector is not 44 integers; the message names the file (and the key).
+            a vector is not 44 integers, or a label lies outside its range (see
+            :data:`fgav.data.labels.LABEL_RANGES`); the message names the file (and the key).
     """
     try:
         with open(file, encoding="utf-8") as f:
@@ -62,7 +63,7 @@ def read_label_file(file: Path, *, display: str) -> tuple[list[str], np.ndarray]
     if not isinstance(content, dict):
         raise FgavError(f"label file {display} must be a dict of lists (path -> 44 ints), not a {type(content).__name__}")
     if not content:
-        raise FgavError(f"label file {display} lists no images (an empty split)")
+        raise EmptySplitError(f"label file {display} lists no images (an empty split)")
     for key, vector in content.items():
         if not isinstance(vector, list):
             raise FgavError(f"label file {display}: {key!r} must map to a list of {LABEL_LENGTH} ints, not a {type(vector).__name__}")
@@ -75,7 +76,12 @@ def read_label_file(file: Path, *, display: str) -> tuple[list[str], np.ndarray]
     if vectors.dtype.kind not in "iu" or vectors.ndim != 2:  # only then search for the culprit
         key = next((k for k, v in content.items() if not all(type(x) is int for x in v)), next(iter(content)))
         raise FgavError(f"label file {display}: {key!r} holds a label that is not an integer")
-    return list(content), vectors.astype(np.int64)
+    vectors = vectors.astype(np.int64)
+    bad = out_of_range(vectors)
+    if bad is not None:  # caught here, not as an IndexError mid-training or a wrong metric
+        row, what = bad
+        raise FgavError(f"label file {display}: {list(content)[row]!r} has {what}")
+    return list(content), vectors
 
 
 def read_box(file: Path, *, display: str, margin: float = 0.0) -> Box:

@@ -40,6 +40,10 @@ class UnreadableImageError(FgavError):
         return (type(self), (self.path, self.reason))
 
 
+class EmptySplitError(FgavError):
+    """A split that lists no image (e.g. the empty train labels of an evaluation-only download)."""
+
+
 def read_image(file: Path, *, size: int, box: Box | None = None, mode: str = "RGB", display: str = "") -> Tensor:
     """Read an image file, crop it to ``box`` and resize it to ``size`` x ``size``.
 
@@ -52,10 +56,12 @@ def read_image(file: Path, *, size: int, box: Box | None = None, mode: str = "RG
         display: the name used in error messages (default: the file name).
 
     Returns:
-        A float32 tensor ``(C, size, size)`` in [0, 1].
+        A float32 tensor ``(C, size, size)`` in [0, 1]. 8-bit images are divided by 255,
+        16-bit ones by 65535, float ones in [0, 1] taken as they are (see :func:`unit_range`).
 
     Raises:
-        UnreadableImageError: the file is missing, truncated or not an image.
+        UnreadableImageError: the file is missing, truncated or not an image, or one
+            whose scale is unknown (32-bit integers, floats outside [0, 1]).
     """
     try:
         with Image.open(file) as opened:
@@ -65,18 +71,52 @@ def read_image(file: Path, *, size: int, box: Box | None = None, mode: str = "RG
                 # has at least `size` pixels a side, and decoding is several times faster.
                 need = (math.ceil(size / max(box[2] - box[0], 1e-6)), math.ceil(size / max(box[3] - box[1], 1e-6)))
                 opened.draft(mode, need)
-            img = img.convert(mode)
+            deep = unit_range(opened)  # a 16-bit or float image: kept in [0, 1] at full depth
+            img = deep if deep is not None else img.convert(mode)
             if box is not None:
                 img = img.crop(pixel_box(box, img.size))
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
-            array = np.array(img, dtype=np.uint8)
+            array = np.array(img, dtype=np.float32 if deep is not None else np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         reason = (str(exc) or type(exc).__name__).replace(f" '{file}'", "").replace(str(file), "the file")
         raise UnreadableImageError(display or str(file), reason) from None
     tensor = torch.from_numpy(array)
     tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+    if deep is not None:  # one grey channel in [0, 1]: an image repeats it as RGB
+        return tensor.expand(3 if mode == "RGB" else 1, -1, -1).contiguous()
     return tensor.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)  # one copy
+
+
+def unit_range(img: Image.Image) -> Image.Image | None:
+    """A single-channel image of more than 8 bits as a float (``F``) image in [0, 1].
+
+    16-bit integer images (``I;16*``, and ``I`` where the file says 16 bits per sample)
+    are divided by 65535; floating-point images (``F``) are taken as they are when every
+    value lies in [0, 1]. Any other image (8-bit, RGB ...) gives ``None``: PIL's own
+    conversion is right for it.
+
+    Raises:
+        ValueError: a 32-bit integer image, or a float image with values outside [0, 1]
+            or not finite: their scale is unknown, and PIL's conversion would clip them
+            to all white or all black.
+    """
+    if img.mode.startswith("I;16"):
+        return Image.fromarray(np.asarray(img, dtype=np.float32) / 65535.0)
+    if img.mode == "I":
+        bits = getattr(img, "tag_v2", {}).get(258, (16,) if img.format == "PNG" else (32,))
+        if tuple(bits) != (16,):
+            raise ValueError(f"a {bits[0]}-bit integer image: fgav reads 8- and 16-bit images and float ones in [0, 1]")
+        return Image.fromarray(np.asarray(img, dtype=np.float32) / 65535.0)
+    if img.mode == "F":
+        values = np.asarray(img, dtype=np.float32)
+        if values.size and not np.isfinite(values).all():
+            raise ValueError("a floating-point image with values that are not finite (NaN or infinite)")
+        if values.size and not (values.min() >= 0.0 and values.max() <= 1.0):
+            low, high = float(values.min()), float(values.max())
+            raise ValueError(f"a floating-point image with values in [{low:g}, {high:g}], not in [0, 1]")
+        return Image.fromarray(values)
+    return None
 
 
 def pixel_box(box: Box, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -111,7 +151,7 @@ class FASDataset(Dataset):
         if int(image_size) < 1:
             raise FgavError(f"image size must be a positive number of pixels, not {image_size}")
         if not paths:
-            raise FgavError(f"the {split!r} split of {root} holds no images")
+            raise EmptySplitError(f"the {split!r} split of {root} holds no images")
         self.root = Path(root)
         self.split = split
         self.image_size = int(image_size)

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from fgav.data import make_loader, open_dataset
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter, Batch
 from fgav.io import write_atomically
+from fgav.model import load_weights
 from fgav.sfa.lbp import lbp
 from fgav.sfa.training import train_sfa
 from fgav.sfa.vae import MapVAE
@@ -61,7 +62,7 @@ class SFA(Augmenter):
     ) -> None:
         super().__init__(mode=mode)
         given = {"alpha": alpha, "texture": texture, "latent_dim": latent_dim, "work_size": work_size}
-        saved = _read_config(Path(path)) if path is not None else {}
+        saved = read_config(Path(path)) if path is not None else {}
         config = {**DEFAULTS, **{k: saved[k] for k in DEFAULTS if k in saved}}
         for key, value in given.items():
             if value is None:
@@ -182,11 +183,8 @@ class SFA(Augmenter):
         return cls(mode=mode, path=directory).to(device)
 
     def _load_weights(self, directory: Path, saved: dict[str, Any]) -> None:
-        try:
-            tensors = load_file(str(directory / WEIGHTS_FILE))
-            self.load_state_dict(tensors, strict=True)
-        except (OSError, RuntimeError) as exc:
-            raise FgavError(f"{directory / WEIGHTS_FILE}: not a matching SFA module ({exc})".splitlines()[0]) from exc
+        options = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        load_weights(self, directory / WEIGHTS_FILE, describe=f"an SFA module with {options}")
         self.info = {k: saved[k] for k in ("target", "training") if k in saved}
         self.fitted = True
 
@@ -214,16 +212,31 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _read_config(directory: Path) -> dict[str, Any]:
+def read_config(directory: Path) -> dict[str, Any]:
+    """The options an SFA folder's ``sfa.json`` records, checked.
+
+    Raises:
+        FgavError: the folder lacks ``sfa.json`` or ``sfa.safetensors``, or the config is
+            not JSON, not an object, or holds an option of the wrong type (one line).
+    """
     config_path = directory / CONFIG_FILE
     if not config_path.is_file() or not (directory / WEIGHTS_FILE).is_file():
         raise FgavError(f"{directory} holds no SFA module: {CONFIG_FILE} and {WEIGHTS_FILE} are needed")
     try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise FgavError(f"{config_path}: malformed SFA config ({exc})") from exc
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FgavError(f"{config_path}: malformed SFA config ({exc})") from None
     if not isinstance(config, dict):
         raise FgavError(f"{config_path}: malformed SFA config (not an object)")
+    for key, kind in (("alpha", "a number"), ("texture", "true or false"), ("latent_dim", "an integer"), ("work_size", "an integer")):
+        value = config.get(key, DEFAULTS[key])
+        fits = {
+            "a number": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "true or false": isinstance(value, bool),
+            "an integer": isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        }[kind]
+        if not fits:
+            raise FgavError(f"{config_path}: malformed SFA config ({key!r} must be {kind}, not {value!r})")
     return config
 
 
@@ -333,11 +346,12 @@ def _loader_of(model: MultiTaskModel, data: Any, *, batch_size: int, limit: int 
 def _matches(
     folder: Path, wanted: dict[str, Any], alpha: float | None, latent_dim: int | None, work_size: int | None
 ) -> bool:
-    """Whether the SFA stored in ``folder`` has the asked options (unasked ones match any)."""
-    try:
-        saved = json.loads((folder / CONFIG_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
+    """Whether the SFA stored in ``folder`` has the asked options (unasked ones match any).
+
+    Raises:
+        FgavError: the stored ``sfa.json`` (or its weights file) is missing or malformed.
+    """
+    saved = read_config(folder)
     if bool(saved.get("texture", True)) != wanted["texture"]:
         return False
     if alpha is not None and abs(float(saved.get("alpha", -1)) - wanted["alpha"]) > 1e-9:

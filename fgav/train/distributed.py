@@ -145,6 +145,44 @@ def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return values.cpu()
 
 
+def raise_together(error: str | None, ctx: DistContext) -> None:
+    """Raise ``FgavError`` on every rank where any rank has an ``error`` line (the first rank's).
+
+    Every rank must call it at the same point: the rank that failed then stops with its
+    line, and the others with the same line instead of a broken collective's traceback.
+    In a world of one it raises ``error`` if given.
+    """
+    if not ctx.distributed:
+        if error is not None:
+            raise FgavError(error)
+        return
+    if not any_rank(error is not None, ctx):
+        return
+    messages = [m for m in gather_objects(error, ctx) if m is not None]
+    raise FgavError(messages[0])
+
+
+def on_main(work: Callable[[], T], ctx: DistContext) -> T | None:
+    """Run ``work`` on rank 0 only; an ``FgavError`` there is raised on every rank.
+
+    Returns ``work``'s result on rank 0, ``None`` elsewhere; every rank waits for rank 0.
+    """
+    result: T | None = None
+    error: str | None = None
+    if ctx.is_main:
+        try:
+            result = work()
+        except FgavError as exc:
+            error = str(exc)
+    if ctx.distributed:
+        box = [error]
+        dist.broadcast_object_list(box, src=0)
+        error = box[0]
+    if error is not None:
+        raise FgavError(error)
+    return result
+
+
 def any_rank(flag: bool, ctx: DistContext) -> bool:
     """Whether ``flag`` is true on any rank (so that every rank stops together)."""
     return bool(all_reduce_sum(torch.tensor([float(flag)]), ctx).item() > 0)

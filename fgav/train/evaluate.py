@@ -24,7 +24,7 @@ from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
 from fgav.model import MultiTaskModel, load_model, spoof_probability
 from fgav.train.accel import autocast, move_batch
-from fgav.train.distributed import DistContext, gather_objects, init_distributed, shard_indices
+from fgav.train.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
 from fgav.train.progress import progress_bar
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 
@@ -115,13 +115,19 @@ def evaluate_model(
         note(f"note: the data has no ground truth for {', '.join(missing)}: not evaluated")
     was_training = model.training
     model.eval()
+    error: str | None = None
     try:
         local = _shard_results(
             model, dataset, batch_size=batch_size, ctx=ctx, heads=heads, workers=workers,
             show=progress and ctx.is_main, console=console,
         )  # fmt: skip
+    except FgavError as exc:  # e.g. a malformed box file in this rank's shard
+        if not ctx.distributed:
+            raise
+        local, error = {}, str(exc)
     finally:
         model.train(was_training)
+    raise_together(error, ctx)  # every rank stops with the line, none in a broken collective
     parts = gather_objects(local, ctx)
     accuracy: dict[str, float | None] = {}
     mse: dict[str, float | None] = {}

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.train import checkpointing as ckpt
-from fgav.train.distributed import init_distributed
+from fgav.train.distributed import init_distributed, on_main
 from fgav.train.recipe import Recipe, default_recipe
 from fgav.train.runner import NonFiniteLossError, Runner, StepCallback, select_heads
 from fgav.train.sources import limit_dataset, open_data
@@ -91,10 +91,13 @@ def train(
     say: Callable[[str], None] = console.print if (progress and ctx.is_main) else (lambda _m: None)
     out = Path(out)
     try:
-        if ctx.is_main:
+        def prepare() -> dict[str, Any] | None:  # rank 0 alone touches the folder; its refusal stops every rank
             ckpt.prepare_output(out, resume=resume, overwrite=overwrite)
-        ctx.barrier()
-        state = ckpt.load_state(out) if resume else None
+            return ckpt.load_state(out) if resume else None  # finishes a save cut short, first
+
+        state = on_main(prepare, ctx)
+        if resume and state is None:  # the other ranks read what rank 0 left
+            state = ckpt.load_state(out)
         if state is not None:  # the saved run's options win; only the epoch count may grow
             options = dict(state["options"])
             options["epochs"] = int(epochs or options["epochs"])

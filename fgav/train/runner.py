@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
@@ -17,7 +21,7 @@ from fgav.model import CLASSIFICATION, DEFAULT_HEADS, MultiTaskModel, build_mode
 from fgav.registry import get_head
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, maybe_compile, move_batch, prepare_model
-from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank
+from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, raise_together
 from fgav.train.progress import progress_bar
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import make_data_loader, provided_keys, skipped_in
@@ -41,6 +45,51 @@ def select_heads(heads: list[str] | None, provides: frozenset[str], *, note: Cal
     if dropped:
         note(f"note: the data has no ground truth for {', '.join(dropped)}: left out of the model")
     return kept
+
+
+@contextmanager
+def batch_norm_frozen(model: torch.nn.Module, *, enabled: bool) -> Iterator[None]:
+    """Run batch-norm layers on their running statistics (eval mode) inside, where enabled.
+
+    A batch of one has no batch statistics (one value per channel): training on it
+    with frozen statistics keeps the sample instead of crashing or dropping it.
+    """
+    layers = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.training] if enabled else []
+    for layer in layers:
+        layer.eval()
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.train()
+
+
+class DeferredInterrupt:
+    """Inside, a first Ctrl-C only sets ``asked``: the loop stops at the next step boundary.
+
+    A second Ctrl-C raises at once. Outside the main thread (where signals cannot be
+    caught) it does nothing and Ctrl-C raises as usual.
+    """
+
+    def __init__(self) -> None:
+        self.asked = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+
+    def __enter__(self) -> DeferredInterrupt:
+        self.asked = False
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _augment_seed(seed: int, epoch: int, step: int, rank: int) -> int:
@@ -94,6 +143,14 @@ class Runner:
         self.optimizer = make_optimizer(self.model, recipe)
         self.scheduler = make_scheduler(self.optimizer, recipe, total_steps=recipe.epochs * self.steps_per_epoch)
         self.epoch, self.step, self.skipped = 0, 0, 0
+        # The epoch's running sums (see _epoch); a mid-epoch save keeps them, so that the
+        # resumed epoch's record counts every batch.
+        self.sums = torch.zeros(len(self.model.head_names) + 5, dtype=torch.float64)
+        self.resumed_sums: torch.Tensor | None = None
+        self.epoch_sums: torch.Tensor | None = None  # the sums over ranks where every rank stopped together
+        self.interrupt = DeferredInterrupt()
+        self.updating = False  # inside an update: the weights, step and sums disagree
+        self.singles = 0
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
@@ -103,14 +160,27 @@ class Runner:
                 # A step meant a batch on each of another number of processes: redo the epoch.
                 say(f"note: the run was cut mid-epoch with {state.get('world_size', 1)} processes: epoch {self.epoch + 1} restarts")
                 self.step = 0
+            partial = state.get("partial")
+            if self.step and partial is not None and partial.shape == self.sums.shape:
+                # The sums of every rank: rank 0 carries them, so that their sum over ranks is right.
+                self.resumed_sums = partial.clone() if ctx.is_main else torch.zeros_like(partial)
+            if state.get("completed"):
+                say(f"note: the checkpoint save cut short in {out} was completed")
             self.say(f"resuming {out} at epoch {self.epoch + 1}, step {self.step} of {self.steps_per_epoch}")
 
-    def save(self) -> None:
-        """Write the checkpoint and resume state at the current position (rank 0 only)."""
+    def save(self, *, record: dict[str, Any] | None = None) -> None:
+        """Write the checkpoint, resume state and ``record`` at the current position (rank 0 only).
+
+        A mid-epoch save keeps the epoch's running sums over every rank (under torchrun,
+        where the ranks stopped together), so that the resumed epoch's record is whole.
+        """
         if self.ctx.is_main:
+            sums = self.epoch_sums if self.epoch_sums is not None else None if self.ctx.distributed else self.sums
+            partial = sums.tolist() if self.step and sums is not None else None
             ckpt.save_checkpoint(
                 self.out, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
                 epoch=self.epoch, step=self.step, options=self.options, world_size=self.ctx.world_size,
+                record=record, partial=partial,
             )  # fmt: skip
 
     def fit(self) -> tuple[list[dict[str, Any]], int]:
@@ -122,21 +192,29 @@ class Runner:
         with progress_bar(enabled=self.show, console=self.console) as bar:
             task = bar.add_task("train", total=self.steps_per_epoch, info="")
             try:
-                while self.epoch < self.recipe.epochs:
-                    record = self._epoch(bar, task)
-                    if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-                        raise NonFiniteLossError(self._nan_message("non-finite weights"))
-                    self.epoch, self.step = self.epoch + 1, 0
-                    self.save()
-                    if self.ctx.is_main:
-                        ckpt.append_metrics(self.out, record)
-                    records.append(record)
-                    self.ctx.barrier()
+                with self.interrupt:
+                    while self.epoch < self.recipe.epochs:
+                        record = self._epoch(bar, task)
+                        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+                            raise NonFiniteLossError(self._nan_message("non-finite weights"))
+                        self.updating = True  # the epoch is done but its checkpoint not yet written
+                        self.epoch, self.step = self.epoch + 1, 0
+                        self.save(record=record)  # weights, state and the epoch's line: one unit
+                        self.updating = False
+                        records.append(record)
+                        self.ctx.barrier()
+                        self.singles += int(record.get("batches_of_one", 0))
             except KeyboardInterrupt:
-                self.save()
-                self.say(f"interrupted: checkpoint saved in {self.out} at epoch {self.epoch + 1}, "
-                         f"step {self.step}; continue with --resume")  # fmt: skip
+                if self.updating:  # a second Ctrl-C inside an update: the last checkpoint stands
+                    self.say(f"interrupted inside a step: the last checkpoint in {self.out} is kept; continue with --resume")
+                else:
+                    self.save()
+                    self.say(f"interrupted: checkpoint saved in {self.out} at epoch {self.epoch + 1}, "
+                             f"step {self.step}; continue with --resume")  # fmt: skip
                 raise
+        if self.singles:
+            self.say(f"note: {self.singles} batch{'es' if self.singles != 1 else ''} of one image (after unreadable "
+                     "ones were skipped, or a one-image set) trained with batch-norm statistics frozen")  # fmt: skip
         return records, self.skipped
 
     def _nan_message(self, what: str, *, step: int | None = None) -> str:
@@ -161,18 +239,38 @@ class Runner:
         description = f"epoch {self.epoch + 1}/{recipe.epochs}"
         bar.reset(task, total=self.steps_per_epoch, completed=self.step, description=description)
         heads = model.head_names
-        # Running sums over this rank's samples: loss, each head's loss, correct, count, skipped.
-        sums = torch.zeros(len(heads) + 4, dtype=torch.float64)
+        # Running sums over this rank's samples: loss, each head's loss, batches of one,
+        # correct, count, skipped.
+        sums = self.sums = torch.zeros(len(heads) + 5, dtype=torch.float64)
+        if self.resumed_sums is not None:  # the batches done before the interruption
+            sums += self.resumed_sums
+            self.resumed_sums = None
         start = time.perf_counter()
-        for raw in loader:
-            skipped = skipped_in(raw)
-            sums[-1] += skipped
-            if any_rank(not len(raw["image"]), ctx):  # every image unreadable: all ranks skip the step
+        batches = iter(loader)
+        while True:
+            try:
+                raw, error = next(batches), None
+            except StopIteration:  # every rank has as many batches (the sampler pads)
+                break
+            except FgavError as exc:  # e.g. a malformed box file: every rank stops with its line
+                raw, error = None, str(exc)
+            empty = raw is not None and not len(raw["image"])
+            stop = all_reduce_sum(torch.tensor([float(empty), float(self.interrupt.asked), float(error is not None)]), ctx)
+            if stop[2]:
+                raise_together(error, ctx)
+            if stop[1]:  # a Ctrl-C on any rank: every rank stops here, between two steps
+                self.epoch_sums = all_reduce_sum(sums, ctx)  # every rank's share, for the save
+                raise KeyboardInterrupt
+            assert raw is not None
+            sums[-1] += skipped_in(raw)
+            if stop[0]:  # every image of a batch unreadable (on some rank): all ranks skip the step
+                self.step += 1
                 continue
             batch = move_batch(raw, ctx.device)
             gen = torch.Generator().manual_seed(_augment_seed(self.options["seed"], self.epoch, self.step, ctx.rank))
             batch = augment(batch, generator=gen, recipe=recipe)
-            with autocast(ctx.device):
+            single = len(batch["image"]) == 1
+            with autocast(ctx.device), batch_norm_frozen(model, enabled=single):
                 outputs = self.net(batch["image"])
             parts = model.losses(outputs, batch)
             per_sample = sum(model.loss_weights[n] * v for n, v in parts.items())
@@ -180,20 +278,23 @@ class Runner:
             if any_rank(not bool(torch.isfinite(loss)), ctx):
                 what = f"the loss became {float(loss.detach())}"
                 raise NonFiniteLossError(self._nan_message(what, step=self.step + 1))
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if recipe.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
-            self.optimizer.step()
-            self.scheduler.step()
-            self.step += 1
             with torch.no_grad():
                 head = model.heads[CLASSIFICATION]
                 correct = head.correct(outputs[CLASSIFICATION], head.target(batch).to(ctx.device))
                 assert correct is not None  # the live/spoof head always has an accuracy
                 n = per_sample.shape[0]  # type: ignore[union-attr]
-                row = [float(loss.detach()) * n] + [float(parts[h].sum()) if h in parts else 0.0 for h in heads]
-                sums += torch.tensor(row + [float(correct.sum()), n, 0.0], dtype=torch.float64)
+                values = [float(loss.detach()) * n] + [float(parts[h].sum()) if h in parts else 0.0 for h in heads]
+                row = torch.tensor(values + [float(single), float(correct.sum()), n, 0.0], dtype=torch.float64)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if recipe.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+            self.updating = True  # from here to the sums, a save would not match the weights
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            sums += row
+            self.updating = False
             elapsed = time.perf_counter() - start
             value = float(loss.detach())
             rate = float(sums[-2]) * ctx.world_size / max(elapsed, 1e-9)
@@ -214,6 +315,8 @@ class Runner:
             "seconds": seconds,
             "skipped": int(total[-1]),
         }
+        if total[-4]:
+            record["batches_of_one"] = int(total[-4])
         record.update({f"loss_{h}": float(total[1 + i]) / count for i, h in enumerate(heads)})
         return record
 

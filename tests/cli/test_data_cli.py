@@ -121,3 +121,36 @@ def test_info_synth_uses_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     result = run("data", "info", "synth", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output[result.output.index("{") :])["splits"]["test"]["images"] == 1
+
+
+def test_check_reports_an_empty_split_and_checks_the_others(celeba: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    (celeba / "metas/intra_test/train_label.json").write_text("{}")  # an evaluation-only download
+    result = run("data", "check", str(celeba))
+    assert result.exit_code == 0, result.output
+    assert "note: train split not checked: label file metas/intra_test/train_label.json lists no images" in result.output
+    assert "all 3 images readable (test (3))" in result.output
+    (celeba / "Data/test/2/live/c.png").write_bytes(b"not a png")  # the test split is still read
+    Image.fromarray(np.full((8, 8), 7_000_000, dtype=np.int32)).save(celeba / "Data/test/2/spoof/d.png.tif")
+    (celeba / "Data/test/2/spoof/d.png").unlink()
+    (celeba / "Data/test/2/spoof/d.png.tif").rename(celeba / "Data/test/2/spoof/d.png")  # an int32 TIFF named .png
+    result = run("data", "check", str(celeba))
+    assert result.exit_code == 1
+    assert "cannot read Data/test/2/live/c.png" in result.output
+    assert "cannot read Data/test/2/spoof/d.png: a 32-bit integer image" in result.output
+    assert "2 of 3 images have unreadable or malformed files (test (3))" in result.output
+    result = run("data", "info", str(celeba), "--json")
+    assert result.exit_code == 0 and "note: train split left out" in result.output
+
+
+def test_check_names_a_split_that_cannot_be_opened_and_reads_the_others(celeba: Path) -> None:
+    (celeba / "metas/intra_test/train_label.json").write_text("[1, 2]")
+    result = run("data", "check", str(celeba))
+    assert result.exit_code == 1
+    assert "train split not checked: label file metas/intra_test/train_label.json must be a dict" in result.output
+    assert "0 of 3 images have unreadable or malformed files (test (3)); 1 split could not be opened" in result.output
+    (celeba / "metas/intra_test/test_label.json").write_text("{}")
+    result = run("data", "check", str(celeba))
+    assert result.exit_code == 1 and "Traceback" not in result.output and "lists no images" in result.output

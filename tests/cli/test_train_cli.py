@@ -103,3 +103,24 @@ def test_unreadable_images_are_skipped_counted_and_reported(tmp_path: Path) -> N
     result = run("evaluate", "--checkpoint", str(out), "--data", str(tree), "--device", "cpu", "--json", str(tmp_path / "e.json"))
     report = json.loads((tmp_path / "e.json").read_text())
     assert (report["n"], report["skipped"]) == (5, 1)
+
+
+def test_evaluate_json_is_written_atomically(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fgav.train import train
+    from tests.train.tiny import ToyFAS
+
+    train(out=tmp_path / "run", dataset=ToyFAS(4), epochs=1, backbone="timm:test_resnet", image_size=32, batch_size=2,
+          device="cpu", progress=False)  # fmt: skip
+    target = tmp_path / "e.json"
+    target.write_text('{"old": true}\n')
+    real = Path.write_text
+
+    def half_then_fail(self: Path, text: str, *args: Any, **kwargs: Any) -> int:
+        real(self, text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_fail)
+    result = run("evaluate", "--checkpoint", str(tmp_path / "run"), "--data", str(tree), "--device", "cpu", "--json", str(target))
+    monkeypatch.undo()
+    assert result.exit_code != 0
+    assert json.loads(target.read_text()) == {"old": True}  # the earlier file is whole, not half of the new one

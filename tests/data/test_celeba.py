@@ -212,3 +212,38 @@ def test_bad_options(tree: Callable[..., Path]) -> None:
         open_dataset(root / "Data")
     with pytest.raises(FgavError, match="not a folder"):
         open_dataset(root / "missing")
+
+
+def _with(index: int, value: int) -> list[int]:
+    vector = list(label(spoof=1, spoof_type=3, illumination=1, environment=1))
+    vector[index] = value
+    return vector
+
+
+@pytest.mark.parametrize(
+    ("vector", "what"),
+    [
+        (_with(43, 7), r"spoof 7 \(label index 43\), expected 0 or 1"),
+        (_with(40, 99), r"spoof_type 99 \(label index 40\), expected 0 to 10"),
+        (_with(40, -5), r"spoof_type -5 \(label index 40\), expected 0 to 10"),
+        (_with(41, 9), r"illumination 9 \(label index 41\), expected 0 to 4"),
+        (_with(42, 3), r"environment 3 \(label index 42\), expected 0 to 2"),
+        (_with(5, 5), r"attribute Bangs 5 \(label index 5\), expected 0 or 1"),
+        (_with(0, -1), r"attribute 5_o_Clock_Shadow -1 \(label index 0\), expected 0 or 1"),
+    ],
+)
+def test_labels_out_of_range_are_refused_naming_the_file_and_image(
+    tree: Callable[..., Path], vector: list[int], what: str
+) -> None:
+    root = tree({"Data/train/1/live/a.png": {"label": LIVE}, "Data/train/1/spoof/b.png": {"label": SPOOF}})
+    labels = {"Data/train/1/live/a.png": LIVE, "Data/train/1/spoof/b.png": vector}
+    (root / "metas/intra_test/train_label.json").write_text(json.dumps(labels))
+    with pytest.raises(FgavError, match=rf"label file metas/intra_test/train_label.json: 'Data/train/1/spoof/b.png' has {what}") as exc:
+        open_dataset(root, split="train")
+    one_line(exc)
+
+
+def test_every_label_in_range_loads(tree: Callable[..., Path]) -> None:
+    highest = label(spoof=1, spoof_type=10, illumination=4, environment=2, attrs=tuple(range(40)))
+    root = tree({"Data/test/1/spoof/a.png": {"label": highest}, "Data/test/1/live/b.png": {"label": LIVE}})
+    assert len(open_dataset(root)) == 2

@@ -83,3 +83,42 @@ def test_sfa_for_loads_the_stored_one_or_trains(target: fgav.MultiTaskModel, tmp
     assert SFA.for_model(model, mode="guide").mode == "guide", "the audit's entry point loads the stored one"
     with pytest.raises(FgavError, match="unknown SFA option"):
         SFA.for_model(model, alhpa=0.1)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "other-size"])
+def test_damaged_or_mismatched_sfa_weights_are_one_line_naming_the_file(fitted_sfa: SFA, tmp_path: Path, damage: str) -> None:
+    fitted_sfa.save(tmp_path)
+    weights = tmp_path / "sfa.safetensors"
+    data = weights.read_bytes()
+    if damage == "other-size":  # weights of another latent size under this config
+        SFA(latent_dim=8).save(tmp_path / "other")
+        weights.write_bytes((tmp_path / "other" / "sfa.safetensors").read_bytes())
+        match = "sfa.safetensors: its tensors do not fit the model \\(an SFA module with .*latent_dim=16.*size mismatch"
+    else:
+        weights.write_bytes({"empty": b"", "truncated": data[: len(data) // 2], "garbage": b"garbage" * 50}[damage])
+        match = "sfa.safetensors: not a readable safetensors file"
+    with pytest.raises(FgavError, match=match) as info:
+        SFA.load(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ([1, 2], "not an object"),
+        ({"alpha": "big"}, "'alpha' must be a number"),
+        ({"latent_dim": 2.5}, "'latent_dim' must be an integer"),
+        ({"work_size": -64}, "'work_size' must be an integer"),
+        ({"texture": "yes"}, "'texture' must be true or false"),
+    ],
+)
+def test_malformed_sfa_configs_are_one_line_for_load_and_sfa_for(
+    fitted_sfa: SFA, target: fgav.MultiTaskModel, tmp_path: Path, config: object, match: str
+) -> None:
+    fitted_sfa.save(tmp_path / "sfa")
+    (tmp_path / "sfa" / "sfa.json").write_text(json.dumps(config))
+    with pytest.raises(FgavError, match=f"sfa.json: malformed SFA config \\({match}"):
+        SFA.load(tmp_path / "sfa")
+    model = fgav.load_model(target.save(tmp_path))  # the damaged module is stored with the target
+    with pytest.raises(FgavError, match=f"sfa.json: malformed SFA config \\({match}"):
+        sfa_for(model)

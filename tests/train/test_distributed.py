@@ -1,11 +1,19 @@
-"""Exact shards and the resumable sampler (the torchrun runs are in tests/cli)."""
+"""Exact shards, the resumable sampler, and errors under torchrun (more torchrun runs: tests/cli)."""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from fgav.errors import FgavError
 from fgav.train.distributed import DistContext, ResumableSampler, gather_objects, shard_indices
+from fgav.train import train
+from tests.train.tiny import ToyFAS, write_tiny_tree
 
 
 @pytest.mark.parametrize(("n", "world"), [(10, 3), (2, 4), (7, 1), (8, 2)])
@@ -67,3 +75,33 @@ def test_single_process_hides_the_torchrun_world_and_restores_it(monkeypatch: py
     with single_process():
         assert not launched_by_torchrun() and "RANK" not in os.environ
     assert launched_by_torchrun() and os.environ["RANK"] == "1"
+
+
+def test_a_malformed_box_file_under_torchrun_is_one_line_on_every_rank(tmp_path: Path) -> None:
+    tree = write_tiny_tree(tmp_path / "tree", n_train=8, n_test=6)
+    (tree / "Data/train/0/live/000_BB.txt").write_text("not a box")
+    (tree / "Data/test/0/spoof/001_BB.txt").write_text("1 2 3")
+    tiny = ["--backbone", "timm:test_resnet", "--image-size", "32", "--batch-size", "2", "--device", "cpu"]
+    for args in (
+        ["train", *tiny, "--data", str(tree), "--epochs", "1", "--out", str(tmp_path / "run")],
+        ["evaluate", "--checkpoint", str(tmp_path / "ok"), "--data", str(tree), "--device", "cpu", "--batch-size", "2",
+         "--json", str(tmp_path / "e.json")],
+    ):  # fmt: skip
+        if args[0] == "evaluate":  # a checkpoint to evaluate, trained in this process
+            train(out=tmp_path / "ok", dataset=ToyFAS(4), epochs=1, backbone="timm:test_resnet", image_size=32,
+                  batch_size=2, device="cpu", progress=False)  # fmt: skip
+        done = _torchrun(*args)
+        output = done.stdout + done.stderr
+        assert done.returncode != 0
+        assert output.count("Error: malformed bounding-box file Data/") == 2, output[-4000:]
+        assert "gloo" not in output and "Connection closed" not in output, output[-4000:]
+    assert not (tmp_path / "e.json").exists()
+
+
+def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", "-m", "fgav", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])

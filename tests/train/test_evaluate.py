@@ -63,3 +63,29 @@ def test_evaluate_a_checkpoint_limits_and_notes_missing_heads(model: fgav.MultiT
     assert result["n"] == 5
     assert set(result["accuracy"]) == {"classification"} and result["mse"] == {}
     assert np.isfinite(result["fas"]["ACER"])
+
+
+def test_16_bit_depth_maps_give_the_8_bit_depth_mse(model: fgav.MultiTaskModel, tmp_path: Path) -> None:
+    import shutil
+
+    from PIL import Image
+
+    from fgav.data import open_dataset
+    from fgav.data.testing import label, write_tree
+
+    rng = np.random.default_rng(0)
+    deep = {f"Data/test/0/live/{i:02d}.png": rng.integers(0, 65536, (32, 32), dtype=np.uint16) for i in range(6)}
+    samples = {
+        rel: {"label": label(spoof=0), "image": rng.integers(0, 255, (32, 32, 3)), "depth": (d >> 8).astype(np.uint8)}
+        for rel, d in deep.items()
+    }  # the 8-bit maps are the 16-bit ones' high bytes
+    eight = write_tree(tmp_path / "eight", samples)
+    shutil.copytree(eight, tmp_path / "sixteen")
+    for rel, d in deep.items():
+        Image.fromarray(d).save(tmp_path / "sixteen" / rel.replace(".png", "_depth.png"))
+    results = [
+        evaluate_model(model, open_dataset(root, split="test", image_size=32), batch_size=4, progress=False)["mse"]["depth"]
+        for root in (eight, tmp_path / "sixteen")
+    ]
+    # Saturated 16-bit maps (all white) would give an MSE several times larger.
+    assert results[1] == pytest.approx(results[0], abs=2 / 255)

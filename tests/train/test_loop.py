@@ -123,3 +123,37 @@ def test_data_without_live_spoof_labels_is_refused() -> None:
     with pytest.raises(FgavError, match="no live/spoof labels"):
         select_heads(None, frozenset({"image", "depth"}), note=print)
     assert select_heads(["depth"], frozenset({"image", "spoof", "depth"}), note=print) == ["depth", "classification"]
+
+
+def test_a_batch_of_one_trains_with_batch_norm_frozen(tmp_path: Path) -> None:
+    from tests.train.tiny import write_tiny_tree
+
+    # A one-image set: at 32 px the backbone's last feature map is 1 x 1, where batch norm
+    # has one value per channel and cannot train on batch statistics.
+    console = Console(file=io.StringIO(), width=300)
+    result = train(out=tmp_path / "one", dataset=ToyFAS(1), epochs=2, console=console, **{**TINY, "progress": True})
+    assert [r["images"] for r in result.metrics] == [1, 1]
+    assert [r["batches_of_one"] for r in result.metrics] == [1, 1]
+    assert "2 batches of one image" in console.file.getvalue()
+    fgav.load_model(tmp_path / "one")
+    # --limit 1 on a data set.
+    tree = write_tiny_tree(tmp_path / "tree", n_train=4, n_test=2)
+    result = train(out=tmp_path / "limit", data=str(tree), limit=1, epochs=1, **TINY)
+    assert result.metrics[0]["images"] == 1
+    # A corrupt image leaves one readable sample in a batch of two: it is trained, the other counted.
+    (tree / "Data/train/0/live/000.png").write_bytes(b"not a png")
+    result = train(out=tmp_path / "skip", data=str(tree), limit=2, epochs=1, **{**TINY, "batch_size": 2})
+    record = result.metrics[0]
+    assert (record["images"], record["skipped"], record["batches_of_one"]) == (1, 1, 1)
+
+
+def test_batch_norm_is_frozen_only_inside_and_only_where_asked() -> None:
+    from fgav.train.runner import batch_norm_frozen
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5)).train()
+    with batch_norm_frozen(model, enabled=True):
+        assert not model[1].training and model[2].training
+        model(torch.rand(1, 3, 1, 1))  # one value per channel: no error on running statistics
+    assert model[1].training
+    with batch_norm_frozen(model, enabled=False):
+        assert model[1].training
