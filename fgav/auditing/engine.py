@@ -124,7 +124,11 @@ def run_audit(
         for item in state["accumulators"]:
             part, attack, eps, aug = item["key"]
             acc = MetricAccumulator(dict(model.heads), provides)
-            acc.load_state(item["state"])
+            try:
+                acc.load_state(item["state"])
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited or foreign state
+                raise FgavError(f"{state_path} is not an audit state file (an accumulator's {exc!r} is "
+                                "malformed); pass --restart to start the audit again") from None
             accumulators[(part, attack, eps, aug)] = acc
     for number, raw in enumerate(loader):
         if number < start:  # finished before the interruption

@@ -9,13 +9,14 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+
+from fgav.outputs import write_atomically
 
 SCHEMA_VERSION = 1
 _PART_LABELS = {
@@ -41,16 +42,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
-
-
-def write_atomically(path: str | Path, text: str) -> Path:
-    """Write a text file so that a crash never leaves half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
 
 
 def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:

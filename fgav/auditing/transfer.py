@@ -18,11 +18,13 @@ import torch
 from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
-from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
-from fgav.auditing.result import _clean, _eps, _fmt, markdown_table, write_atomically
+from fgav.auditing.choices import parse_epsilons, parse_names, unique, unique_epsilons
+from fgav.auditing.engine import _adversarials, _to_device, check_images
+from fgav.auditing.result import _clean, _eps, _fmt, markdown_table
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
+from fgav.outputs import write_atomically
 
 
 @dataclass
@@ -33,11 +35,13 @@ class TransferResult:
     clean_accuracy: dict[str, float]
     config: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready payload (``kind: transfer``)."""
         return _clean({"schema": 1, "kind": "transfer", "config": self.config,
-                       "clean_accuracy": self.clean_accuracy, "results": self.entries, "skipped": self.skipped})
+                       "clean_accuracy": self.clean_accuracy, "results": self.entries, "skipped": self.skipped,
+                       "notes": self.notes})
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The result as JSON text; written atomically to ``path`` when given."""
@@ -93,8 +97,8 @@ def transfer(
     data: Any = "synth",
     *,
     attack: str | Any = "fgsm",
-    eps: float | Sequence[float] | None = 8 / 255,
-    augmenters: Sequence[str] = ("none", "sfa"),
+    eps: float | str | Sequence[float | str] | None = 8 / 255,
+    augmenters: Sequence[str] | str = ("none", "sfa"),
     limit: int | None = None,
     batch_size: int = 32,
     device: str | torch.device = "auto",
@@ -109,8 +113,9 @@ def transfer(
         models: name -> model (or checkpoint directory); each is a source and a target.
         data: a Dataset, a path, or ``"synth"``.
         attack: a registered attack name or a Foolbox attack instance.
-        eps: the budget(s).
-        augmenters: registered augmenter names, each built for each source.
+        eps: the budget(s): numbers, or strings as the command line takes them ("2/255,8/255").
+        augmenters: registered augmenter names (a list or one string), each built for each
+            source. A budget or augmenter given twice is used once, with a note.
         limit: use only the first ``limit`` samples.
         batch_size: samples per batch.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -126,6 +131,9 @@ def transfer(
     dev = resolve_device(device)
     if len(models) < 1:
         raise FgavError("transfer needs at least one model")
+    augmenters, notes = unique(parse_names(augmenters, what="augmenter"), what="augmenter")
+    epsilons, repeated = unique_epsilons(parse_epsilons(eps))
+    notes += repeated
     loaded = {name: (m if isinstance(m, MultiTaskModel) else load_model(m, device=dev)).to(dev).eval()
               for name, m in models.items()}
     sizes = {name: int(m.config.get("image_size", 64)) for name, m in loaded.items()}
@@ -140,7 +148,6 @@ def transfer(
         data = open_dataset(data, split=split, image_size=image_size)
     if limit is not None:
         data = data.limit(limit)
-    epsilons = epsilons_of(eps)
     attack_obj = create_attack(attack, **dict(attack_options or {})) if isinstance(attack, str) else attack
     attack_name = attack if isinstance(attack, str) else getattr(attack, "name", type(attack).__name__)
     train = open_dataset(source, split="train", image_size=image_size) if isinstance(source, (str, Path)) else None
@@ -189,4 +196,4 @@ def transfer(
         "attack": attack_name, "epsilons": epsilons, "augmenters": list(augmenters), "limit": limit,
         "seed": seed, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
     }
-    return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths))
+    return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths), notes)

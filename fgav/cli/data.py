@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fgav.errors import FgavError
+from fgav.outputs import check_writable
 
 SPLITS = ("train", "test")
 
@@ -49,6 +50,7 @@ def synth_command(
     """Render SynthSpoof into OUT, in CelebA-Spoof's on-disk layout."""
     from fgav.data.cache import progress_bar
 
+    check_writable(out, what="OUT", folder=True)  # before any worker starts rendering
     try:
         from fgav.data.synth import generate
     except ImportError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fgav.data.loading import SkipCounter
 from fgav.errors import FgavError
+from fgav.outputs import check_writable, write_atomically
 
 
 def _fraction(value: str | None) -> float | None:
@@ -73,6 +75,8 @@ def train_command(
 
     console = Console(stderr=True)
     bound = _fraction(alpha)
+    target = out if out is not None else checkpoint / "sfa"
+    check_writable(target, what="--out", folder=True)  # before the training, not after it
     dev = resolve_device(device)
     model = fgav.load_model(checkpoint, device=dev)
     loader = training_loader(model, data, split=split, batch_size=batch_size, limit=limit)
@@ -89,7 +93,6 @@ def train_command(
 
         figures = module.fit(model, counted, epochs=epochs, lr=lr, kl_weight=kl_weight, progress=advance)
     skips.report(console)
-    target = out if out is not None else checkpoint / "sfa"
     module.save(target)
     console.print(
         f"wrote {target}: loss {figures['first_epoch_loss']:.4f} -> {figures['last_epoch_loss']:.4f}, "
@@ -137,6 +140,7 @@ def show_command(
 
     if out.suffix.lower() != ".png":
         raise FgavError(f"--out must name a .png file, not {out}")
+    check_writable(out, what="--out")
     dev = resolve_device(device)
     model = fgav.load_model(checkpoint, device=dev)
     folder = sfa_dir if sfa_dir is not None else checkpoint / "sfa"
@@ -146,6 +150,7 @@ def show_command(
     dataset = open_dataset(data, split=split, image_size=int(model.config.get("image_size", 64)))
     x, spoof = pick_examples(dataset, n)
     image = sfa_figure(module, x, spoof, model=model, cell=cell)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    write_atomically(out, png.getvalue())
     Console(stderr=True).print(f"wrote {out} ({len(x)} images)", highlight=False)

@@ -9,13 +9,13 @@ write_report("r.json", html="r.html", markdown="r.md")   # r.md links r_figures/
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from fgav.auditing.result import AuditResult, write_atomically
+from fgav.auditing.result import AuditResult
 from fgav.auditing.transfer import TransferResult
 from fgav.errors import FgavError
+from fgav.outputs import write_atomically
 from fgav.reports.audit import audit_report
 from fgav.reports.document import Figure, Report, Section, Table
 from fgav.reports.html import render_html
@@ -75,12 +75,6 @@ def figures_dir_for(markdown: str | Path) -> Path:
     return markdown.with_name(f"{markdown.stem}_figures")
 
 
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def write_report(
     result: AuditResult | TransferResult | str | Path,
     *,
@@ -109,7 +103,7 @@ def write_report(
                 folder.mkdir(parents=True, exist_ok=True)
                 for figure in report.figures():
                     target = folder / f"{figure.name}.png"
-                    _write_bytes_atomically(target, figure.png)
+                    write_atomically(target, figure.png)
                     written.append(target)
             written.append(write_atomically(markdown, render_markdown(report, figures_dir=folder.name)))
     except OSError as exc:

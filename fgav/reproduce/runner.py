@@ -25,7 +25,7 @@ from typing import Any, TypedDict
 import torch
 from rich.console import Console
 
-from fgav.auditing.result import write_atomically
+from fgav.outputs import write_atomically
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.model import MultiTaskModel, load_model
