@@ -31,6 +31,19 @@ DEFAULT_HEADS: tuple[str, ...] = ("attribute", "spoof_type", "illumination", "de
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
 
+def check_images(x: Tensor, *, where: str = "the data") -> None:
+    """Refuse model inputs that are not images in [0,1]: a clear error, not NaN figures or an assertion.
+
+    Raises:
+        FgavError: a NaN or infinite pixel, or one outside [0, 1].
+    """
+    if not torch.isfinite(x).all():
+        raise FgavError(f"{where} holds NaN or infinite pixel values; fgav takes images in [0,1]")
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 1:
+        raise FgavError(f"{where} holds pixel values in [{low:.3g}, {high:.3g}]; fgav takes images in [0,1]")
+
+
 class MultiTaskModel(nn.Module):
     """A backbone with named auxiliary heads; ``forward`` returns head name -> output.
 

@@ -55,14 +55,15 @@ def check_writable(path: str | Path, *, what: str, folder: bool = False) -> Path
     """
     path = Path(path)
     target = Path(os.path.abspath(path))
-    if target.is_dir() and not folder:
+    # os.path's tests, not Path's: they answer False for a name too long instead of raising.
+    if os.path.isdir(target) and not folder:
         raise FgavError(f"{what} {path} is a folder; give a file name")
-    if target.exists() and not target.is_dir() and folder:
+    if os.path.exists(target) and not os.path.isdir(target) and folder:
         raise FgavError(f"{what} {path} is a file, not a folder")
-    if not folder and target.is_file() and not os.access(target, os.W_OK):
+    if not folder and os.path.isfile(target) and not os.access(target, os.W_OK):
         raise FgavError(f"{what} {path} exists and is not writable: it cannot be replaced")
-    base = target if target.is_dir() else next(p for p in target.parents if os.path.lexists(p))
-    if not base.is_dir():
+    base = target if os.path.isdir(target) else next(p for p in target.parents if os.path.lexists(p))
+    if not os.path.isdir(base):
         raise FgavError(f"{what} {path} cannot be created: {base} is a file, not a folder")
     limit = _name_max(base)
     for part in target.relative_to(base).parts:

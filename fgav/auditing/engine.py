@@ -27,7 +27,7 @@ from fgav.auditing.state import load_state, save_state
 from fgav.data import SkipCounter
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
-from fgav.model import CLASSIFICATION, MultiTaskModel
+from fgav.model import CLASSIFICATION, MultiTaskModel, check_images
 
 DEFAULT_EPSILON = 8 / 255
 
@@ -54,15 +54,6 @@ def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]
         else:
             moved[key] = value
     return moved
-
-
-def check_images(x: Tensor, *, where: str = "the data") -> None:
-    """Refuse inputs that are not images in [0,1]: a clear error, not an assertion from Foolbox."""
-    if not torch.isfinite(x).all():
-        raise FgavError(f"{where} holds NaN or infinite pixel values; fgav attacks images in [0,1]")
-    low, high = float(x.min()), float(x.max())
-    if low < 0 or high > 1:
-        raise FgavError(f"{where} holds pixel values in [{low:.3g}, {high:.3g}]; fgav attacks images in [0,1]")
 
 
 def _adversarials(
