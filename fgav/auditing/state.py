@@ -103,16 +103,19 @@ def save_state(
 def claim_state(path: Path | None, *, resume: bool, restart: bool) -> None:
     """Make sure an audit may write its state at ``path``: saved progress is never overwritten silently.
 
-    With ``restart`` an existing state is removed; with ``resume`` it must exist.
+    With ``restart`` an existing state is removed; with ``resume`` it must exist and be
+    well formed (whether it belongs to this audit is checked once the audit is built).
 
     Raises:
-        FgavError: both ``resume`` and ``restart``; ``resume`` without a state; a state
-            that exists while neither was given.
+        FgavError: both ``resume`` and ``restart``; ``resume`` without a state, or with a
+            malformed one; a state that exists while neither was given.
     """
     if resume and restart:
         raise FgavError("give one of --resume (continue the saved audit) or --restart (discard it), not both")
     if resume and (path is None or not path.exists()):
         raise FgavError(f"nothing to resume: no state file {path or '(give --json or --state)'}")
+    if resume:
+        _read(path)  # type: ignore[arg-type]  # a malformed state fails before any work, not after loading
     if path is not None and path.exists() and not resume:
         if not restart:
             raise FgavError(f"{path} holds the saved progress of an audit: pass --resume to continue it, "
@@ -122,6 +125,16 @@ def claim_state(path: Path | None, *, resume: bool, restart: bool) -> None:
 
 def _malformed(path: Path, why: str) -> FgavError:
     return FgavError(f"{path} is not an audit state file ({why}); pass --restart to start the audit again")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The payload of a state file whose shape is what :func:`save_state` writes."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _malformed(path, str(exc) or type(exc).__name__) from None
+    _check_payload(path, payload)
+    return payload
 
 
 def _check_payload(path: Path, payload: Any) -> None:
@@ -155,11 +168,7 @@ def load_state(path: Path, *, fingerprint: Mapping[str, Any]) -> dict[str, Any]:
         FgavError: one line naming the file: it is unreadable, not a state file (a JSON
             list, missing keys, wrong types), or it belongs to another audit.
     """
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _malformed(path, str(exc) or type(exc).__name__) from None
-    _check_payload(path, payload)
+    payload = _read(path)
     saved = payload["fingerprint"]
     expected = json.loads(json.dumps(dict(fingerprint)))  # the same normalization as on disk
     if saved != expected:

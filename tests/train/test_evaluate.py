@@ -63,3 +63,13 @@ def test_evaluate_a_checkpoint_limits_and_notes_missing_heads(model: fgav.MultiT
     assert result["n"] == 5
     assert set(result["accuracy"]) == {"classification"} and result["mse"] == {}
     assert np.isfinite(result["fas"]["ACER"])
+
+
+@pytest.mark.parametrize(("bad", "message"), [(float("nan"), "NaN or infinite"), (2.0, r"pixel values in \[.*, 2\]")])
+def test_images_that_are_not_in_the_unit_range_are_refused_like_the_audit(model: fgav.MultiTaskModel, bad: float,
+                                                                        message: str) -> None:
+    data = ToyFAS(8)
+    data.items[5] = {**data.items[5], "image": data.items[5]["image"].clone()}
+    data.items[5]["image"][1, 2, 3] = bad
+    with pytest.raises(fgav.FgavError, match=f"holds {message}.*fgav takes images in"):
+        evaluate_model(model, data, batch_size=4, progress=False)
