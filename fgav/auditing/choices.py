@@ -45,7 +45,7 @@ def parse_epsilons(values: str | float | Iterable[str | float] | None) -> list[f
         else:
             budgets.append(item)
     if not budgets:
-        raise FgavError(f"no epsilon given ({values!r}): give a budget like 8/255, or a list 2/255,8/255")
+        raise FgavError("no epsilon given: give a budget like 8/255, or a list 2/255,8/255")
     return epsilons_of(budgets)
 
 
@@ -73,7 +73,7 @@ def parse_names(values: str | Iterable[Any], *, what: str) -> list[Any]:
 
 
 def unique(
-    values: Sequence[T], *, what: str, key: Callable[[T], Hashable] = lambda v: v,  # type: ignore[return-value]
+    values: Sequence[T], *, what: str, key: Callable[[T], Hashable] = lambda v: v,
     show: Callable[[T], str] = repr,
 ) -> tuple[list[T], list[str]]:
     """The values without repeats (first occurrence kept, order kept), and a note per repeat.

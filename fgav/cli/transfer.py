@@ -73,10 +73,10 @@ def transfer(
     for note in result.notes:
         err.print(f"[yellow]Note:[/] {note}")
     misplaced = False
-    for path, write in ((json_path, result.to_json), (markdown_path, result.to_markdown)):
-        if path is not None:  # a write failing now puts the matrix elsewhere rather than losing it
-            saved = write_safely(path, write, fallbacks=[cache_dir() / "unsaved"])
-            err.print(saved.message(path), markup=False, highlight=False, soft_wrap=True)
+    for output, write in ((json_path, result.to_json), (markdown_path, result.to_markdown)):
+        if output is not None:  # a write failing now puts the matrix elsewhere rather than losing it
+            saved = write_safely(output, write, fallbacks=[cache_dir() / "unsaved"])
+            err.print(saved.message(output), markup=False, highlight=False, soft_wrap=True)
             misplaced |= saved.problem is not None
     if misplaced:
         raise SystemExit(1)
