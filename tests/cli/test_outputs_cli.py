@@ -38,6 +38,7 @@ COMMANDS = {
     "transfer --markdown a folder": (["transfer", "--checkpoint", "{missing}", "--checkpoint", "{missing}2",
                                       "--markdown", "{dir}"], "is a folder"),
     "data synth OUT": (["data", "synth", "{file}/out", "--n", "4"], UNDER_A_FILE),
+    "reproduce --out": (["reproduce", "--data", "{missing}", "--out", "{file}/repro"], UNDER_A_FILE),
 }
 
 
