@@ -79,7 +79,6 @@ def audit(
     if state_path is None and json_path is not None:
         state_path = json_path.with_name(json_path.name + ".state")
     check_outputs({"--json": json_path, "--csv": csv_path, "--markdown": markdown_path, "--state": state_path})
-    claim_state(state_path, resume=resume, restart=restart)
     attack_names = list(attacks) or ["fgsm"]
     augmenter_names = list(augmenters) or ["none", "sfa"]
     attack_options = parse_component_options(attack_option, attack_names, what="attack")
@@ -90,6 +89,7 @@ def audit(
     augmenter_options = parse_component_options(
         augmenter_option, list(dict.fromkeys(n.partition(":")[0] for n in augmenter_names)), what="augmenter"
     )
+    claim_state(state_path, resume=resume, restart=restart)  # last: --restart discards the progress only now
     dev = resolve_device(device)
     if checkpoint is not None:
         model = fgav.load_model(checkpoint, device=dev)
