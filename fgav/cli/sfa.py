@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fgav.data.loading import SkipCounter
 from fgav.errors import FgavError
-from fgav.outputs import check_writable, write_atomically
+from fgav.outputs import check_writable, write_atomically, write_safely
 
 
 def _fraction(value: str | None) -> float | None:
@@ -70,6 +70,7 @@ def train_command(
 ) -> None:
     """Train SFA's generators against a frozen target and store them (Eq 4-5 of the paper)."""
     import fgav
+    from fgav.data import cache_dir
     from fgav.devices import resolve_device
     from fgav.sfa import SFA, training_loader
 
@@ -93,12 +94,17 @@ def train_command(
 
         figures = module.fit(model, counted, epochs=epochs, lr=lr, kl_weight=kl_weight, progress=advance)
     skips.report(console)
-    module.save(target)
+    # A save failing now (a full disk) puts the trained module elsewhere rather than losing it.
+    saved = write_safely(target, module.save, fallbacks=[cache_dir() / "unsaved"])
+    if saved.problem is not None:
+        console.print(saved.message(target), markup=False, highlight=False, soft_wrap=True)
     console.print(
-        f"wrote {target}: loss {figures['first_epoch_loss']:.4f} -> {figures['last_epoch_loss']:.4f}, "
+        f"wrote {saved.path}: loss {figures['first_epoch_loss']:.4f} -> {figures['last_epoch_loss']:.4f}, "
         f"x + M_opposite judged the opposite class for {figures['fool_rate']:.1%} of the last epoch's images",
         highlight=False,
     )
+    if saved.problem is not None:
+        raise SystemExit(1)
 
 
 class _CountingLoader:
@@ -133,7 +139,7 @@ def show_command(
 ) -> None:
     """Write the paper's Figure 2: image, LBP, live map, spoof map and S(x) for live and spoof images."""
     import fgav
-    from fgav.data import open_dataset
+    from fgav.data import cache_dir, open_dataset
     from fgav.devices import resolve_device
     from fgav.sfa import SFA
     from fgav.sfa.figure import pick_examples, sfa_figure
@@ -152,5 +158,7 @@ def show_command(
     image = sfa_figure(module, x, spoof, model=model, cell=cell)
     png = io.BytesIO()
     image.save(png, format="PNG")
-    write_atomically(out, png.getvalue())
-    Console(stderr=True).print(f"wrote {out} ({len(x)} images)", highlight=False)
+    saved = write_safely(out, lambda path: write_atomically(path, png.getvalue()), fallbacks=[cache_dir() / "unsaved"])
+    Console(stderr=True).print(f"{saved.message(out)} ({len(x)} images)", highlight=False)
+    if saved.problem is not None:
+        raise SystemExit(1)
