@@ -47,7 +47,7 @@ def settings_of(component: Any) -> dict[str, Any]:
     """
     settings: dict[str, Any] = {"type": f"{type(component).__module__}.{type(component).__qualname__}"}
     for key, value in sorted(vars(component).items()):
-        if key.startswith("_"):
+        if key.startswith("_") or key == "training":  # a module's mode: a fresh fit and a loaded one differ
             continue
         if isinstance(value, _SIMPLE) or (isinstance(value, tuple) and all(isinstance(v, _SIMPLE) for v in value)):
             settings[key] = repr(value)
