@@ -43,6 +43,17 @@ def spoof_probability(outputs: Mapping[str, Tensor] | Tensor) -> Tensor:
     """
     logits = outputs if isinstance(outputs, Tensor) else outputs[CLASSIFICATION]
     return logits.float().softmax(dim=1)[:, 1]
+def check_images(x: Tensor, *, where: str = "the data") -> None:
+    """Refuse model inputs that are not images in [0,1]: a clear error, not NaN figures or an assertion.
+
+    Raises:
+        FgavError: a NaN or infinite pixel, or one outside [0, 1].
+    """
+    if not torch.isfinite(x).all():
+        raise FgavError(f"{where} holds NaN or infinite pixel values; fgav takes images in [0,1]")
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 1:
+        raise FgavError(f"{where} holds pixel values in [{low:.3g}, {high:.3g}]; fgav takes images in [0,1]")
 
 
 class MultiTaskModel(nn.Module):

@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from fgav.auditing.engine import DEFAULT_EPSILON, Plan, check_images, epsilons_of, plan_parts, run_audit
+from fgav.auditing.choices import parse_epsilons, parse_names, unique, unique_epsilons
+from fgav.auditing.engine import DEFAULT_EPSILON, Plan, check_images, plan_parts, run_audit
 from fgav.auditing.flags import Evidence, Key, judge
 from fgav.auditing.result import AuditResult
 from fgav.auditing.setup import (
@@ -27,6 +28,7 @@ from fgav.auditing.setup import (
     provided_keys,
     training_data,
 )
+from fgav.auditing.state import claim_state, data_fingerprint, settings_of, tensor_digest
 from fgav.data import make_loader
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
@@ -38,9 +40,9 @@ def audit(
     data: Any = "synth",
     *,
     heads: Sequence[str] | str = ("classification",),
-    attacks: Sequence[AttackSpec] = ("fgsm",),
-    eps: float | Sequence[float] | None = DEFAULT_EPSILON,
-    augmenters: Sequence[AugmenterSpec] = ("none",),
+    attacks: Sequence[AttackSpec] | str = ("fgsm",),
+    eps: float | str | Sequence[float | str] | None = DEFAULT_EPSILON,
+    augmenters: Sequence[AugmenterSpec] | str = ("none",),
     limit: int | None = None,
     batch_size: int = 32,
     device: str | torch.device = "auto",
@@ -52,6 +54,8 @@ def audit(
     progress: Callable[[int, int], None] | None = None,
     state_path: str | Path | None = None,
     resume: bool = False,
+    restart: bool = False,
+    keep_state: bool = False,
     check: bool = False,
 ) -> AuditResult:
     """Attack parts of a multitask FAS model and measure what each attack does.
@@ -59,11 +63,14 @@ def audit(
     Args:
         model: a MultiTaskModel, or the directory of a checkpoint.
         data: a Dataset of batch dicts, a path, or ``"synth"`` (the embedded SynthSpoof).
-        heads: the parts to attack (``"all"`` for every head); each part's loss is
-            ascended, success is judged on the live/spoof decision.
-        attacks: registered attack names or Foolbox attack instances.
-        eps: one budget or a list (in each attack's norm).
-        augmenters: registered augmenter names or Augmenter instances.
+        heads: the parts to attack (``"all"`` for every head), a list or one string
+            (``"depth"``, ``"depth,attribute"``); each part's loss is ascended, success is
+            judged on the live/spoof decision.
+        attacks: registered attack names or Foolbox attack instances (or one string).
+        eps: one budget or a list (in each attack's norm), numbers or strings as the
+            command line takes them (``"8/255"``, ``"2/255,8/255"``). A value given twice
+            (a budget, part, attack or augmenter) is attacked once, with a note.
+        augmenters: registered augmenter names or Augmenter instances (or one string).
         limit: attack only the first ``limit`` samples.
         batch_size: samples per batch.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -75,8 +82,15 @@ def audit(
         progress: called with (samples done, samples in all) after each batch, and with
             (0, samples in all) once everything is built, before the first batch.
         state_path: save the audit's state here after every batch (removed at the end).
+            An existing state (an interrupted audit's progress) is never overwritten
+            silently: give ``resume`` or ``restart``.
         resume: continue from ``state_path`` where an interrupted audit left it; the
-            numbers are the same as an uninterrupted run's.
+            numbers are the same as an uninterrupted run's. A state written with anything
+            that changes the numbers changed (weights, data, settings) is refused.
+        restart: discard the state at ``state_path`` and start again.
+        keep_state: leave the finished audit's state at ``state_path``; the caller removes
+            it once the result is safely written (``resume`` then returns the result
+            without attacking again).
         check: also run the failure indicators that cost extra passes (each attack once
             more with an unbounded budget: ``unbounded-failure``). The cheap ones always run.
 
@@ -85,22 +99,34 @@ def audit(
         with its ``flags`` (indicators of attack failure, :mod:`fgav.auditing.flags`).
     """
     started = time.perf_counter()
-    dev = resolve_device(device)
-    model = frozen_model(model, dev)
     if batch_size < 1:
         raise FgavError(f"batch size must be at least 1, not {batch_size}")
+    if limit is not None and limit < 1:
+        raise FgavError(f"limit must be at least 1, not {limit}")
+    state = Path(state_path) if state_path is not None else None
+    claim_state(state, resume=resume, restart=restart)
+    # One string or a list, as the command line gives them; a repeat would count twice.
+    head_names, notes = unique(parse_names(heads, what="part"), what="part")
+    attack_specs, repeated = unique(parse_names(attacks, what="attack"), what="attack", key=_identity)
+    notes += repeated
+    augmenter_specs, repeated = unique(parse_names(augmenters, what="augmenter"), what="augmenter", key=_identity)
+    notes += repeated
+    epsilons, repeated = unique_epsilons(parse_epsilons(eps))
+    notes += repeated
+    dev = resolve_device(device)
+    model = frozen_model(model, dev)
     image_size = int(model.config.get("image_size", 64))
     source = data
     data = open_data(data, split=split, image_size=image_size, limit=limit)
     provides = provided_keys(data)
-    parts, notes = plan_parts(model, heads, provides)
-    epsilons = epsilons_of(eps)
+    parts, skipped_parts = plan_parts(model, "all" if "all" in head_names else head_names, provides)
+    notes += skipped_parts
     plan = Plan(
         parts=parts,
-        attacks=build_attacks(attacks, attack_options or {}),
+        attacks=_distinct(build_attacks(attack_specs, attack_options or {}), what="attack"),
         epsilons=epsilons,
-        augmenters=build_augmenters(augmenters, model, augmenter_options or {},
-                                    training_data(source, image_size=image_size)),
+        augmenters=_distinct(build_augmenters(augmenter_specs, model, augmenter_options or {},
+                                              training_data(source, image_size=image_size)), what="augmenter"),
         early_stop=early_stop,
         seed=seed,
         check=check,
@@ -113,17 +139,20 @@ def audit(
         if progress is not None:
             progress(done[0], total)
 
-    if resume and state_path is None:
-        raise FgavError("resuming needs the state file of the interrupted audit (state_path)")
-    fingerprint = {
-        "model": model.config, "data": data_label(source),
-        "split": split, "n": total, "parts": parts, "attacks": [name for name, _ in plan.attacks],
-        "attack_options": {k: repr(v) for k, v in (attack_options or {}).items()},
-        "augmenters": [name for name, _ in plan.augmenters], "epsilons": epsilons,
-        "batch_size": batch_size, "seed": seed, "early_stop": early_stop,
-        "check": check,
-    }
-    state = Path(state_path) if state_path is not None else None
+    fingerprint: dict[str, Any] = {}
+    if state is not None:  # everything that changes the numbers: a resume with any of it changed is refused
+        fingerprint = {
+            "model": model.config, "weights": tensor_digest(model.state_dict().items()),
+            "data": data_label(source), "data_content": data_fingerprint(data),
+            "split": split, "n": total, "parts": parts, "attacks": [name for name, _ in plan.attacks],
+            "attack_options": {k: repr(v) for k, v in (attack_options or {}).items()},
+            "attack_settings": {name: settings_of(attack) for name, attack in plan.attacks},
+            "augmenters": [name for name, _ in plan.augmenters],
+            "augmenter_options": {k: repr(v) for k, v in (augmenter_options or {}).items()},
+            "augmenter_settings": {name: settings_of(augmenter) for name, augmenter in plan.augmenters},
+            "epsilons": epsilons, "batch_size": batch_size, "seed": seed, "early_stop": early_stop,
+            "check": check,
+        }
     loader = make_loader(data, batch_size=batch_size)
     if progress is not None:
         progress(0, total)
@@ -158,9 +187,24 @@ def audit(
         "check": check,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    if state is not None:
+    if state is not None and not keep_state:
         state.unlink(missing_ok=True)  # finished: nothing left to resume
     return AuditResult(results, config, notes, list(skips.paths))
+
+
+def _identity(spec: Any) -> Any:
+    """What makes two attack or augmenter specs the same: the name, or the very object."""
+    return spec if isinstance(spec, str) else id(spec)
+
+
+def _distinct(built: list[tuple[str, Any]], *, what: str) -> list[tuple[str, Any]]:
+    """Refuse two components under one label: their results would be counted together."""
+    labels = [label for label, _ in built]
+    clashes = sorted({label for label in labels if labels.count(label) > 1})
+    if clashes:
+        raise FgavError(f"two {what}s are both named {clashes[0]!r}; give each {what} once "
+                        "(an instance's name attribute tells them apart)")
+    return built
 
 
 __all__ = ["AuditResult", "audit", "check_images"]

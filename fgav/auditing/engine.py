@@ -38,7 +38,7 @@ from fgav.auditing.state import load_state, save_state
 from fgav.data import SkipCounter
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
-from fgav.model import CLASSIFICATION, MultiTaskModel
+from fgav.model import CLASSIFICATION, MultiTaskModel, check_images
 from fgav.types import Batch
 
 DEFAULT_EPSILON = 8 / 255
@@ -67,15 +67,6 @@ def _to_device(batch: Mapping[str, Any], device: torch.device) -> Batch:
         else:
             moved[key] = value
     return cast("Batch", moved)
-
-
-def check_images(x: Tensor, *, where: str = "the data") -> None:
-    """Refuse inputs that are not images in [0,1]: a clear error, not an assertion from Foolbox."""
-    if not torch.isfinite(x).all():
-        raise FgavError(f"{where} holds NaN or infinite pixel values; fgav attacks images in [0,1]")
-    low, high = float(x.min()), float(x.max())
-    if low < 0 or high > 1:
-        raise FgavError(f"{where} holds pixel values in [{low:.3g}, {high:.3g}]; fgav attacks images in [0,1]")
 
 
 def _adversarials(
@@ -160,7 +151,11 @@ def run_audit(
         for item in state["accumulators"]:
             part, attack, eps, aug = item["key"]
             acc = MetricAccumulator(dict(model.heads), provides)
-            acc.load_state(item["state"])
+            try:
+                acc.load_state(item["state"])
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited or foreign state
+                raise FgavError(f"{state_path} is not an audit state file (an accumulator's {exc!r} is "
+                                "malformed); pass --restart to start the audit again") from None
             accumulators[(part, attack, eps, aug)] = acc
             if item["state"].get("flags") is not None:
                 evidence[(part, attack, eps, aug)] = Evidence.from_state(item["state"]["flags"])

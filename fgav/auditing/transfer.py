@@ -18,15 +18,16 @@ import torch
 from rich.table import Table
 
 from fgav.attacks.aiming import PartObjective
-from fgav.auditing.engine import _adversarials, _to_device, check_images, epsilons_of
+from fgav.auditing.choices import parse_epsilons, parse_names, unique, unique_epsilons
+from fgav.auditing.engine import _adversarials, _to_device, check_images
 from fgav.auditing.flags import AttackRecord, Evidence, Key, judge, uses_gradients, with_mark, zero_gradient_samples
 from fgav.auditing.gradient import part_gradient
 from fgav.auditing.result import flag_footnotes
 from fgav.auditing.setup import build_attacks, build_augmenters, data_label, frozen_model, open_data, training_data
 from fgav.data import SkipCounter, make_loader
-from fgav.formatting import format_epsilon, format_number, markdown_table
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
+from fgav.formatting import format_epsilon, format_number, markdown_table
 from fgav.interfaces import Augmenter
 from fgav.io import json_ready, write_atomically
 from fgav.model import CLASSIFICATION, MultiTaskModel
@@ -40,11 +41,13 @@ class TransferResult:
     clean_accuracy: dict[str, float]
     config: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready payload (``kind: transfer``)."""
         return json_ready({"schema": 1, "kind": "transfer", "config": self.config,
-                       "clean_accuracy": self.clean_accuracy, "results": self.entries, "skipped": self.skipped})
+                           "clean_accuracy": self.clean_accuracy, "results": self.entries, "skipped": self.skipped,
+                           "notes": self.notes})
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The result as JSON text; written atomically to ``path`` when given."""
@@ -106,8 +109,8 @@ def transfer(
     data: Any = "synth",
     *,
     attack: str | Any = "fgsm",
-    eps: float | Sequence[float] | None = 8 / 255,
-    augmenters: Sequence[str | Augmenter] = ("none", "sfa"),
+    eps: float | str | Sequence[float | str] | None = 8 / 255,
+    augmenters: Sequence[str | Augmenter] | str = ("none", "sfa"),
     limit: int | None = None,
     batch_size: int = 32,
     device: str | torch.device = "auto",
@@ -122,9 +125,10 @@ def transfer(
         models: name -> model (or checkpoint directory); each is a source and a target.
         data: a Dataset, a path, or ``"synth"``.
         attack: a registered attack name or a Foolbox attack instance.
-        eps: the budget(s).
-        augmenters: registered augmenter names (``sfa:guide`` sets the mode), each built
-            for each source.
+        eps: the budget(s): numbers, or strings as the command line takes them ("2/255,8/255").
+        augmenters: registered augmenter names (``sfa:guide`` sets the mode; a list or one
+            string) or Augmenter instances, each built for each source. A budget or augmenter
+            given twice is used once, with a note.
         limit: use only the first ``limit`` samples.
         batch_size: samples per batch.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -137,6 +141,9 @@ def transfer(
     dev = resolve_device(device)
     if len(models) < 1:
         raise FgavError("transfer needs at least one model")
+    augmenters, notes = unique(parse_names(augmenters, what="augmenter"), what="augmenter")
+    epsilons, repeated = unique_epsilons(parse_epsilons(eps))
+    notes += repeated
     loaded = {name: frozen_model(m, dev) for name, m in models.items()}
     sizes = {name: int(m.config.get("image_size", 64)) for name, m in loaded.items()}
     if len(set(sizes.values())) > 1:
@@ -144,7 +151,6 @@ def transfer(
     image_size = next(iter(sizes.values()))
     source = data
     data = open_data(data, split=split, image_size=image_size, limit=limit)
-    epsilons = epsilons_of(eps)
     attack_name, attack_obj = build_attacks([attack], {attack: attack_options or {}} if isinstance(attack, str) else {})[0]
     train_data = training_data(source, image_size=image_size)
     built = {src: build_augmenters(augmenters, model, augmenter_options or {}, train_data)
@@ -204,5 +210,4 @@ def transfer(
         "attack": attack_name, "epsilons": epsilons, "augmenters": labels_of_augmenters, "limit": limit,
         "seed": seed, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
     }
-    return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths))
-
+    return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths), notes)

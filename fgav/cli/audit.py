@@ -8,8 +8,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from fgav.cli.options import parse_component_options, parse_epsilons
+from fgav.cli.options import parse_component_options
 from fgav.errors import FgavError
+from fgav.io import check_outputs, write_safely
 
 
 @click.command()
@@ -32,6 +33,7 @@ from fgav.errors import FgavError
 @click.option("--check", is_flag=True,
               help="Also run the failure indicators that need extra passes (each attack again, unbounded).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted audit from its state file.")
+@click.option("--restart", is_flag=True, help="Discard an interrupted audit's state file and start again.")
 @click.option("--state", "state_path", type=click.Path(path_type=Path),
               help="The state file saved after every batch (default: the --json file + .state).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the full result as JSON.")
@@ -55,6 +57,7 @@ def audit(
     early_stop: bool,
     check: bool,
     resume: bool,
+    restart: bool,
     state_path: Path | None,
     json_path: Path | None,
     csv_path: Path | None,
@@ -66,13 +69,20 @@ def audit(
     """
     import fgav
     from fgav.auditing import audit as run
-    from fgav.auditing.result import format_epsilons
+    from fgav.auditing.choices import parse_epsilons
+    from fgav.auditing.state import claim_state
+    from fgav.data import cache_dir
+    from fgav.formatting import format_epsilons
     from fgav.devices import resolve_device
     from fgav.registry import create_attack, get_augmenter
 
     console = Console(stderr=True)
     if (backbone is None) == (checkpoint is None):
         raise FgavError("give one of --backbone NAME (its default model) or --checkpoint DIR")
+    epsilons = parse_epsilons(eps) if eps else None  # bad input fails before any training or loading
+    if state_path is None and json_path is not None:
+        state_path = json_path.with_name(json_path.name + ".state")
+    check_outputs({"--json": json_path, "--csv": csv_path, "--markdown": markdown_path, "--state": state_path})
     attack_names = list(attacks) or ["fgsm"]
     augmenter_names = list(augmenters) or ["none", "sfa"]
     attack_options = parse_component_options(attack_option, attack_names, what="attack")
@@ -83,6 +93,7 @@ def audit(
     augmenter_options = parse_component_options(
         augmenter_option, list(dict.fromkeys(n.partition(":")[0] for n in augmenter_names)), what="augmenter"
     )
+    claim_state(state_path, resume=resume, restart=restart)  # last: --restart discards the progress only now
     dev = resolve_device(device)
     if checkpoint is not None:
         model = fgav.load_model(checkpoint, device=dev)
@@ -91,12 +102,7 @@ def audit(
 
         fgav.get_backbone(backbone)  # type: ignore[arg-type]
         model = default(backbone, device=dev)  # type: ignore[arg-type]
-    epsilons = parse_epsilons(eps) if eps else None
-    if state_path is None and json_path is not None:
-        state_path = json_path.with_name(json_path.name + ".state")
-    if resume and (state_path is None or not state_path.exists()):
-        raise FgavError(f"nothing to resume: no state file {state_path or '(give --json or --state)'}")
-    part_list: list[str] | str = "all" if "all" in heads else (list(heads) or ["classification"])
+    part_list = list(heads) or ["classification"]
     progress = Progress(
         TextColumn("[bold]audit[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=False,
@@ -129,6 +135,7 @@ def audit(
             state_path=state_path,
             resume=resume,
             check=check,
+            keep_state=True,  # removed below, once every output is written
         )
     finally:
         progress.stop()
@@ -144,7 +151,24 @@ def audit(
         console.print(f"[yellow]Note:[/] {note}")
     if result.skipped:
         console.print(f"[yellow]Note:[/] {len(result.skipped)} unreadable images skipped: {', '.join(result.skipped[:5])}")
+    # A write that fails now (a full disk, a folder gone) must not lose the audit: the
+    # output goes to a fallback folder, and the state stays until every output is safe.
+    fallbacks = ([state_path.parent] if state_path is not None else []) + [cache_dir() / "unsaved"]
+    misplaced = False
     for path, write in ((json_path, result.to_json), (csv_path, result.to_csv), (markdown_path, result.to_markdown)):
-        if path is not None:
-            write(path)
-            console.print(f"wrote {path}")
+        if path is None:
+            continue
+        try:
+            saved = write_safely(path, write, fallbacks=fallbacks)
+        except FgavError as exc:
+            kept = f"; the audit's state stays in {state_path} (--resume rebuilds the result)" if state_path else ""
+            raise FgavError(f"{exc}{kept}") from None
+        console.print(saved.message(path), markup=False, highlight=False, soft_wrap=True)
+        misplaced |= saved.problem is not None
+    if state_path is not None and not misplaced:
+        state_path.unlink(missing_ok=True)  # finished and safely written: nothing left to resume
+    if misplaced:
+        if state_path is not None:
+            console.print(f"the audit's state stays in {state_path}: --resume rebuilds the result without attacking",
+                          markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(1)

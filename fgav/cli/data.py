@@ -15,6 +15,7 @@ from rich.table import Table
 
 from fgav.data.dataset import EmptySplitError
 from fgav.errors import FgavError
+from fgav.io import check_writable
 
 SPLITS = ("train", "test")
 
@@ -50,6 +51,7 @@ def synth_command(
     """Render SynthSpoof into OUT, in CelebA-Spoof's on-disk layout."""
     from fgav.data.cache import progress_bar
 
+    check_writable(out, what="OUT", folder=True)  # before any worker starts rendering
     try:
         from fgav.data.synth import generate
     except ImportError as exc:

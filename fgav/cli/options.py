@@ -1,10 +1,9 @@
-"""Parsing of the command line's shared option forms: ``k=v`` options and epsilon lists."""
+"""Parsing of the command line's shared ``k=v`` option forms (budgets: :mod:`fgav.auditing.choices`)."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Sequence
-from fractions import Fraction
 from typing import Any
 
 from fgav.errors import FgavError
@@ -36,22 +35,3 @@ def parse_component_options(pairs: Iterable[str], names: Sequence[str], *, what:
         for name in [target] if dot else names:
             options[name][option] = parse_value(value)
     return options
-
-
-def parse_epsilons(values: Iterable[str]) -> list[float]:
-    """Budgets from ``--eps`` values: numbers or fractions, comma separated (``2/255,8/255``).
-
-    Raises:
-        FgavError: a value that is no number.
-    """
-    result: list[float] = []
-    for value in values:
-        for item in value.split(","):
-            item = item.strip()
-            if not item:
-                continue
-            try:
-                result.append(float(Fraction(item)))
-            except (ValueError, ZeroDivisionError) as exc:
-                raise FgavError(f"--eps takes numbers or fractions like 8/255, not {item!r}") from exc
-    return result

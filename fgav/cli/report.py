@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fgav.io import check_outputs, check_writable
+
 
 @click.command()
 @click.argument("result", type=click.Path(path_type=Path))
@@ -20,10 +22,13 @@ def report(result: Path, html_path: Path | None, markdown_path: Path | None) -> 
     RESULT is the file written by fgav audit --json or fgav transfer --json.
     With neither --html nor --markdown the HTML page goes beside RESULT.
     """
-    from fgav.reports import write_report
+    from fgav.reports import figures_dir_for, write_report
 
     if html_path is None and markdown_path is None:
         html_path = result.with_suffix(".html")
+    check_outputs({"--html": html_path, "--markdown": markdown_path})
+    if markdown_path is not None:
+        check_writable(figures_dir_for(markdown_path), what="--markdown's figures folder", folder=True)
     err = Console(stderr=True)
     written = write_report(result, html=html_path, markdown=markdown_path)
     for path in written:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from fgav.io import check_writable
+
 
 @click.command()
 @click.option("--backbone", "backbones", multiple=True, help="A backbone compared (repeatable). Default: the paper's four.")
@@ -29,6 +31,7 @@ def reproduce(backbones: tuple[str, ...], data: str, quick: bool, out: Path, res
     from fgav.reproduce import reproduce as run
     from fgav.reproduce.paper import BACKBONES
 
+    check_writable(out, what="--out", folder=True)  # before any target is trained
     for name in backbones:
         get_backbone(name)
     report = run(out=out, backbones=list(backbones) or list(BACKBONES), data=data, quick=quick, resume=resume,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fgav.data.loading import SkipCounter
 from fgav.errors import FgavError
+from fgav.io import check_writable, write_atomically, write_safely
 from fgav.types import Batch
 
 
@@ -68,11 +70,14 @@ def train_command(
 ) -> None:
     """Train SFA's generators against a frozen target and store them (Eq 4-5 of the paper)."""
     import fgav
+    from fgav.data import cache_dir
     from fgav.devices import resolve_device
     from fgav.sfa import SFA, training_loader
 
     console = Console(stderr=True)
     bound = _fraction(alpha)
+    target = out if out is not None else checkpoint / "sfa"
+    check_writable(target, what="--out", folder=True)  # before the training, not after it
     dev = resolve_device(device)
     model = fgav.load_model(checkpoint, device=dev)
     loader = training_loader(model, data, split=split, batch_size=batch_size, limit=limit)
@@ -89,13 +94,17 @@ def train_command(
 
         figures = module.fit(model, counted, epochs=epochs, lr=lr, kl_weight=kl_weight, progress=advance)
     skips.report(console)
-    target = out if out is not None else checkpoint / "sfa"
-    module.save(target)
+    # A save failing now (a full disk) puts the trained module elsewhere rather than losing it.
+    saved = write_safely(target, module.save, fallbacks=[cache_dir() / "unsaved"])
+    if saved.problem is not None:
+        console.print(saved.message(target), markup=False, highlight=False, soft_wrap=True)
     console.print(
-        f"wrote {target}: loss {figures['first_epoch_loss']:.4f} -> {figures['last_epoch_loss']:.4f}, "
+        f"wrote {saved.path}: loss {figures['first_epoch_loss']:.4f} -> {figures['last_epoch_loss']:.4f}, "
         f"x + M_opposite judged the opposite class for {figures['fool_rate']:.1%} of the last epoch's images",
         highlight=False,
     )
+    if saved.problem is not None:
+        raise SystemExit(1)
 
 
 class _CountingLoader:
@@ -130,13 +139,14 @@ def show_command(
 ) -> None:
     """Write the paper's Figure 2: image, LBP, live map, spoof map and S(x) for live and spoof images."""
     import fgav
-    from fgav.data import open_dataset
+    from fgav.data import cache_dir, open_dataset
     from fgav.devices import resolve_device
     from fgav.sfa import SFA
     from fgav.sfa.figure import pick_examples, sfa_figure
 
     if out.suffix.lower() != ".png":
         raise FgavError(f"--out must name a .png file, not {out}")
+    check_writable(out, what="--out")
     dev = resolve_device(device)
     model = fgav.load_model(checkpoint, device=dev)
     folder = sfa_dir if sfa_dir is not None else checkpoint / "sfa"
@@ -146,6 +156,9 @@ def show_command(
     dataset = open_dataset(data, split=split, image_size=int(model.config.get("image_size", 64)))
     x, spoof = pick_examples(dataset, n)
     image = sfa_figure(module, x, spoof, model=model, cell=cell)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
-    Console(stderr=True).print(f"wrote {out} ({len(x)} images)", highlight=False)
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    saved = write_safely(out, lambda path: write_atomically(path, png.getvalue()), fallbacks=[cache_dir() / "unsaved"])
+    Console(stderr=True).print(f"{saved.message(out)} ({len(x)} images)", highlight=False)
+    if saved.problem is not None:
+        raise SystemExit(1)

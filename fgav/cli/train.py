@@ -12,6 +12,7 @@ from rich.table import Table
 
 from fgav.auditing.result import write_atomically
 from fgav.errors import FgavError
+from fgav.io import check_outputs, check_writable, write_atomically, write_safely
 
 
 def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:
@@ -57,6 +58,7 @@ def train(
     """Train a multitask target model with the loss of Eq 10; runs under torchrun as well."""
     from fgav.train import train as run_training
 
+    check_writable(out, what="--out", folder=True)  # before any data is read or a step is taken
     console = Console(stderr=True)
     result = run_training(
         backbone=backbone, out=out, data=data, heads=list(heads) or None, split=split, image_size=image_size,
@@ -97,8 +99,10 @@ def evaluate(
     json_file: Path | None,
 ) -> None:  # fmt: skip
     """Per-head accuracy, map MSE and FAS metrics (APCER, BPCER, ACER, AUC, TPR@FPR)."""
+    from fgav.data import cache_dir
     from fgav.train import evaluate as run_evaluation
 
+    check_outputs({"--json": json_file})  # before the pass over the data, not after it
     console = Console(stderr=True)
     result = run_evaluation(
         checkpoint, data=data, split=split, limit=limit, batch_size=batch_size, device=device,
@@ -110,5 +114,9 @@ def evaluate(
     if result["skipped"]:
         n = result['skipped']
         console.print(f"note: {n} unreadable image{'s' if n != 1 else ''} skipped", highlight=False)
-    if json_file is not None:
-        write_atomically(json_file, json.dumps(result, indent=2) + "\n")  # never half a file
+    if json_file is not None:  # atomically; a write failing now puts the figures elsewhere rather than losing them
+        text = json.dumps(result, indent=2) + "\n"
+        saved = write_safely(json_file, lambda path: write_atomically(path, text), fallbacks=[cache_dir() / "unsaved"])
+        console.print(saved.message(json_file), markup=False, highlight=False, soft_wrap=True)
+        if saved.problem is not None:
+            raise SystemExit(1)

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from fgav.cli.options import parse_component_options, parse_epsilons
+from fgav.cli.options import parse_component_options
 from fgav.errors import FgavError
+from fgav.io import check_outputs, write_safely
 
 
 @click.command()
@@ -34,18 +35,25 @@ def transfer(
     limit: int | None, batch_size: int, seed: int, device: str, json_path: Path | None, markdown_path: Path | None,
 ) -> None:
     """Craft adversarial examples on each model and judge them with every model (Tab. 7)."""
+    from fgav.auditing.choices import parse_epsilons
     from fgav.auditing.transfer import transfer as run
+    from fgav.data import cache_dir
     from fgav.devices import resolve_device
     from fgav.registry import get_attack, get_augmenter
 
     if len(checkpoints) + len(backbones) < 2:
         raise FgavError("give at least two models: --checkpoint DIR or --backbone NAME, repeated")
+    epsilons = parse_epsilons(eps) if eps else 8 / 255  # bad input fails before any loading
+    check_outputs({"--json": json_path, "--markdown": markdown_path})
     get_attack(attack)
     augmenter_names = list(augmenters) or ["none", "sfa"]
     for name in augmenter_names:
         get_augmenter(name)
     dev = resolve_device(device)
     models: dict = {}
+    repeated = [str(p) for p in checkpoints if checkpoints.count(p) > 1] + [b for b in backbones if backbones.count(b) > 1]
+    if repeated:  # the same model twice would be a row and a column twice
+        raise FgavError(f"the model {repeated[0]} is given twice; give each model once")
     for path in checkpoints:
         models[path.name if path.name not in models else str(path)] = path
     if backbones:
@@ -54,7 +62,7 @@ def transfer(
         for name in backbones:
             models[name] = default(name, device=dev)
     result = run(
-        models, data, attack=attack, eps=parse_epsilons(eps) if eps else 8 / 255, augmenters=augmenter_names,
+        models, data, attack=attack, eps=epsilons, augmenters=augmenter_names,
         limit=limit, batch_size=batch_size, device=dev, seed=seed,
         attack_options=parse_component_options(attack_option, [attack], what="attack")[attack],
         augmenter_options=parse_component_options(augmenter_option, augmenter_names, what="augmenter"),
@@ -62,7 +70,13 @@ def transfer(
     )
     Console().print(result.table())
     err = Console(stderr=True)
-    for written, write in ((json_path, result.to_json), (markdown_path, result.to_markdown)):
-        if written is not None:
-            write(written)
-            err.print(f"wrote {written}")
+    for note in result.notes:
+        err.print(f"[yellow]Note:[/] {note}")
+    misplaced = False
+    for output, write in ((json_path, result.to_json), (markdown_path, result.to_markdown)):
+        if output is not None:  # a write failing now puts the matrix elsewhere rather than losing it
+            saved = write_safely(output, write, fallbacks=[cache_dir() / "unsaved"])
+            err.print(saved.message(output), markup=False, highlight=False, soft_wrap=True)
+            misplaced |= saved.problem is not None
+    if misplaced:
+        raise SystemExit(1)

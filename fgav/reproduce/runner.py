@@ -26,6 +26,7 @@ import torch
 from rich.console import Console
 
 from fgav.data import open_dataset
+from fgav.io import write_atomically
 from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.io import safe_name, write_atomically

@@ -22,7 +22,7 @@ from fgav.errors import FgavError
 from fgav.heads.maps import MapHead
 from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
-from fgav.model import MultiTaskModel, load_model, spoof_probability
+from fgav.model import CLASSIFICATION, MultiTaskModel, check_images, load_model, spoof_probability
 from fgav.train.accel import autocast, move_batch
 from fgav.train.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
 from fgav.train.progress import progress_bar
@@ -53,6 +53,8 @@ def _shard_results(
             n = len(raw["image"])
             if n:
                 batch = move_batch(raw, ctx.device)
+                # NaN or out-of-range pixels would give figures that look like any others.
+                check_images(batch["image"], where=f"the batch from {raw['path'][0]}" if raw.get("path") else "a batch")
                 with autocast(ctx.device):
                     outputs = model(batch["image"])
                 for name in heads:

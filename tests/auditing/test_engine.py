@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import os
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ import fgav
 from fgav.auditing import audit
 from fgav.errors import FgavError
 from fgav.model import DEFAULT_HEADS
+from tests.train.tiny import write_tiny_tree
 
 # Options that keep each built-in attack to a few model calls; third-party attacks use theirs.
 FAST_OPTIONS: dict[str, dict[str, Any]] = {
@@ -90,7 +93,7 @@ def test_parts_without_ground_truth_are_skipped_with_a_note(tiny_target, tiny_da
 
 @pytest.mark.parametrize("bad, message", [
     (float("nan"), "NaN or infinite"),
-    (1.5, r"holds pixel values in \[0.1\d+, 1.5\]; fgav attacks images in \[0,1\]"),
+    (1.5, r"holds pixel values in \[0.1\d+, 1.5\]; fgav takes images in \[0,1\]"),
 ])
 def test_inputs_outside_the_unit_range_are_a_clear_error(tiny_target, tiny_data, bad: float, message: str) -> None:
     data = tiny_data.limit(4)
@@ -230,3 +233,113 @@ def test_transfer_and_audit_share_their_set_up(tiny_target, tiny_data) -> None:
         del reg.components["augmenter"]["test-shift"]
     assert {e["augmenter"] for e in result.entries} == {"test-shift", "test-shift:guide"}
     assert {e["n"] for e in result.entries} == {4}
+
+
+def _interrupted(model: fgav.MultiTaskModel, data: Any, state, **options: Any) -> None:
+    """Run an audit with a state file and stop it after its first batch."""
+
+    def interrupt(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        audit(model, data, state_path=state, progress=interrupt, **options)
+    assert json.loads(state.read_text())["batches_done"] == 1
+
+
+RESUME = dict(heads="classification", attacks="fgsm", eps="4/255", batch_size=4, device="cpu")
+
+
+def test_saved_progress_is_never_overwritten_without_resume_or_restart(tiny_target, tiny_data, tmp_path) -> None:
+    data, state = tiny_data.limit(8), tmp_path / "audit.state"
+    _interrupted(tiny_target, data, state, **RESUME)
+    saved = state.read_text()
+    with pytest.raises(FgavError, match="holds the saved progress of an audit: pass --resume .* or --restart"):
+        audit(tiny_target, data, state_path=state, **RESUME)
+    with pytest.raises(FgavError, match="one of --resume .* or --restart"):
+        audit(tiny_target, data, state_path=state, resume=True, restart=True, **RESUME)
+    assert state.read_text() == saved, "the refused runs left the progress as it was"
+    restarted = audit(tiny_target, data, state_path=state, restart=True, **RESUME)
+    assert restarted.results[0]["n"] == 8 and not state.exists()
+    with pytest.raises(FgavError, match="nothing to resume"):
+        audit(tiny_target, data, state_path=state, resume=True, **RESUME)
+
+
+def test_a_kept_finished_state_resumes_to_the_result_without_attacking(tiny_target, tiny_data, tmp_path,
+                                                                        monkeypatch) -> None:
+    data, state = tiny_data.limit(8), tmp_path / "audit.state"
+    first = audit(tiny_target, data, state_path=state, keep_state=True, **RESUME)
+    assert json.loads(state.read_text())["batches_done"] == 2
+
+    def no_attack(*args: Any) -> None:
+        raise AssertionError("a finished state attacks nothing again")
+
+    monkeypatch.setattr("fgav.auditing.engine._attack_batch", no_attack)
+    again = audit(tiny_target, data, state_path=state, resume=True, **RESUME)
+    assert again.results == first.results and not state.exists()
+
+
+class Shift(fgav.Augmenter):
+    """Brightens every image by ``amount``: an augmenter with a setting."""
+
+    name = "test-shift"
+
+    def __init__(self, *, mode: str = "push", amount: float = 0.05) -> None:
+        super().__init__(mode=mode)
+        self.amount = amount
+
+    def forward(self, x: torch.Tensor, batch: Any) -> torch.Tensor:
+        return (x + self.amount).clamp(0, 1)
+
+
+def test_a_resume_with_another_augmenter_setting_is_refused(tiny_target, tiny_data, tmp_path) -> None:
+    data, state = tiny_data.limit(8), tmp_path / "audit.state"
+    _interrupted(tiny_target, data, state, **{**RESUME, "augmenters": [Shift(amount=0.05)]})
+    with pytest.raises(FgavError, match=r"other settings \(augmenter_settings\)"):
+        audit(tiny_target, data, state_path=state, resume=True, **{**RESUME, "augmenters": [Shift(amount=0.1)]})
+    resumed = audit(tiny_target, data, state_path=state, resume=True, **{**RESUME, "augmenters": [Shift(amount=0.05)]})
+    assert resumed.results[0]["n"] == 8
+
+
+def test_a_resume_with_one_weight_changed_is_refused(tiny_target, tiny_data, tmp_path) -> None:
+    data, state = tiny_data.limit(8), tmp_path / "audit.state"
+    _interrupted(tiny_target, data, state, **RESUME)
+    changed = copy.deepcopy(tiny_target)
+    with torch.no_grad():
+        next(changed.parameters()).view(-1)[0] += 1e-3
+    assert changed.config == tiny_target.config, "the config alone cannot tell them apart"
+    with pytest.raises(FgavError, match=r"other settings \(weights\)"):
+        audit(changed, data, state_path=state, resume=True, **RESUME)
+
+
+@pytest.mark.parametrize("change", ["a label", "an image file"])
+def test_a_resume_on_changed_data_is_refused(tiny_target, tmp_path, change: str) -> None:
+    tree = write_tiny_tree(tmp_path / "tree", n_train=2, n_test=8)
+    state = tmp_path / "audit.state"
+    _interrupted(tiny_target, tree, state, **RESUME)
+    if change == "a label":
+        labels_file = tree / "metas" / "intra_test" / "test_label.json"
+        labels = json.loads(labels_file.read_text())
+        first = sorted(labels)[0]
+        labels[first][10] = 1 - labels[first][10]  # one attribute of one sample
+        labels_file.write_text(json.dumps(labels))
+    else:
+        image = tree / sorted(json.loads((tree / "metas" / "intra_test" / "test_label.json").read_text()))[-1]
+        os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    with pytest.raises(FgavError, match=r"other settings \(data_content\)"):
+        audit(tiny_target, tree, state_path=state, resume=True, **RESUME)
+
+
+def test_single_strings_and_repeats_in_the_python_api(tiny_target, tiny_data) -> None:
+    data = tiny_data.limit(8)
+    result = audit(tiny_target, data, heads="depth", attacks="fgsm", eps="8/255", augmenters="none", device="cpu")
+    (entry,) = result.results
+    assert (entry["part"], entry["attack"], entry["epsilon"], entry["n"]) == ("depth", "fgsm", 8 / 255, 8)
+    repeated = audit(tiny_target, data, heads=["depth", "depth"], attacks=["fgsm", "fgsm"], eps=[8 / 255, "8/255"],
+                     augmenters="none,none", device="cpu")
+    assert repeated.results == result.results, "a repeat is attacked and counted once"
+    assert sum("given 2 times" in note for note in repeated.notes) == 4
+    with pytest.raises(FgavError, match="no epsilon given"):
+        audit(tiny_target, data, eps="", device="cpu")
+    with pytest.raises(FgavError, match="two attacks are both named 'fgsm'"):
+        audit(tiny_target, data, attacks=[fgav.create_attack("fgsm"), fgav.create_attack("fgsm")], device="cpu")

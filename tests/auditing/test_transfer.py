@@ -45,3 +45,14 @@ def test_models_of_different_sizes_are_refused(pair, tiny_data) -> None:
     other = fgav.build_model("timm:test_resnet", image_size=48)
     with pytest.raises(FgavError, match="one image size"):
         transfer({"a": pair["a"], "big": other}, tiny_data, augmenters=["none"], device="cpu")
+
+
+def test_budget_strings_and_repeats_are_counted_once(pair, tiny_data) -> None:
+    data = tiny_data.limit(8)
+    once = transfer(pair, data, attack="fgsm", eps="8/255", augmenters="none", device="cpu")
+    twice = transfer(pair, data, attack="fgsm", eps="8/255,8/255", augmenters=["none", "none"], device="cpu")
+    assert twice.entries == once.entries and len(once.entries) == 4 and {e["n"] for e in once.entries} == {8}
+    assert twice.notes == ["augmenter 'none' given 2 times: attacked and counted once",
+                           "epsilon 8/255 given 2 times: attacked and counted once"]
+    with pytest.raises(FgavError, match="no epsilon given"):
+        transfer(pair, data, eps="", augmenters="none", device="cpu")

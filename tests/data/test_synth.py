@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from PIL import Image
 
 from fgav.data.labels import ATTRIBUTE_NAMES, LABEL_LENGTH
 from fgav.data.synth import generate, render_sample
+from fgav.errors import FgavError
 
 EYEGLASSES = ATTRIBUTE_NAMES.index("Eyeglasses")
 
@@ -131,3 +134,18 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         render_sample(0, attributes={"Eyeglases": 1})
     with pytest.raises(ValueError, match="live_ratio"):
         generate(tmp_path / "x", n=4, live_ratio=1.5)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_system_that_turns_read_only_is_one_line_from_any_process(tmp_path: Path, workers: int,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from fgav.data.synth import writer
+
+    def read_only(path: str, data: bytes) -> None:  # what a remount or a full disk does mid-run
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+
+    monkeypatch.setattr(writer, "_write", read_only)  # forked workers inherit it
+    with pytest.raises(FgavError, match=f"cannot write SynthSpoof into {tmp_path / 'out'}: Read-only file system "
+                                        r"\(.*\.png\)") as caught:
+        generate(tmp_path / "out", n=32, size=16, workers=workers)
+    assert "\n" not in str(caught.value) and caught.value.__cause__ is None

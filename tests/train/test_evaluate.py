@@ -89,3 +89,13 @@ def test_16_bit_depth_maps_give_the_8_bit_depth_mse(model: fgav.MultiTaskModel, 
     ]
     # Saturated 16-bit maps (all white) would give an MSE several times larger.
     assert results[1] == pytest.approx(results[0], abs=2 / 255)
+
+
+@pytest.mark.parametrize(("bad", "message"), [(float("nan"), "NaN or infinite"), (2.0, r"pixel values in \[.*, 2\]")])
+def test_images_that_are_not_in_the_unit_range_are_refused_like_the_audit(model: fgav.MultiTaskModel, bad: float,
+                                                                        message: str) -> None:
+    data = ToyFAS(8)
+    data.items[5] = {**data.items[5], "image": data.items[5]["image"].clone()}
+    data.items[5]["image"][1, 2, 3] = bad
+    with pytest.raises(fgav.FgavError, match=f"holds {message}.*fgav takes images in"):
+        evaluate_model(model, data, batch_size=4, progress=False)

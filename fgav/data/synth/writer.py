@@ -31,6 +31,8 @@ import numpy as np
 from fgav.data.labels import ENVIRONMENT_INDEX, ILLUMINATION_INDEX, SPOOF_TYPE_INDEX
 from fgav.data.synth.identity import Subject, sample_subject
 from fgav.data.synth.sample import DEFAULT_DIFFICULTY, render_sample
+from fgav.errors import FgavError
+from fgav.io import check_writable, reason
 
 BB_FRAME = 224  # CelebA-Spoof's boxes are given in a 224 x 224 frame
 BB_SCORE = 0.99
@@ -184,6 +186,7 @@ def generate(
     Raises:
         ValueError: a parameter out of range.
         FileExistsError: `out` already holds a data set and `overwrite` is off.
+        FgavError: `out` cannot be written (checked first), or a write failed meanwhile.
     """
     if n < 1 or size < 16 or images_per_subject < 1:
         raise ValueError(f"need n >= 1, size >= 16, images_per_subject >= 1 (got {n}, {size}, {images_per_subject})")
@@ -191,12 +194,27 @@ def generate(
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} is in [0, 1], not {value}")
     out = Path(out)
+    check_writable(out, what="the SynthSpoof folder", folder=True)
     if (out / "Data").exists() or (out / "metas").exists():
         if not overwrite or not (out / "synthspoof.json").exists():
             raise FileExistsError(f"{out} already holds a data set; pick an empty folder"
                                   + (" or pass overwrite" if (out / "synthspoof.json").exists() else ""))
         shutil.rmtree(out / "Data", ignore_errors=True)
         shutil.rmtree(out / "metas", ignore_errors=True)
+    try:  # a full disk or a read-only file system: one line, whichever process hit it
+        return _render_all(out, n=n, size=size, seed=seed, live_ratio=live_ratio, test_fraction=test_fraction,
+                           images_per_subject=images_per_subject, difficulty=difficulty, workers=workers,
+                           progress=progress)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise FgavError(f"cannot write SynthSpoof into {out}: {reason(exc)}{where}") from None
+
+
+def _render_all(
+    out: Path, *, n: int, size: int, seed: int, live_ratio: float, test_fraction: float, images_per_subject: int,
+    difficulty: float, workers: int | None, progress: Callable[[int], None] | None,
+) -> SynthSummary:
+    """Renders every image (in worker processes where ``workers`` > 1), then the label files."""
     start = time.perf_counter()
     jobs = _plan(n, seed, live_ratio, test_fraction, images_per_subject)
     workers = max(1, min(workers or os.cpu_count() or 1, -(-n // 16)))
