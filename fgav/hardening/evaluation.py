@@ -53,7 +53,7 @@ class RandomSearchLinf(FixedEpsilonAttack):
     name: ClassVar[str] = "random-search"
     distance = linf
 
-    def __init__(self, *, queries: int = 200, p_init: float = 0.1) -> None:
+    def __init__(self, *, queries: int = 200, p_init: float = 0.8) -> None:
         if queries < 1:
             raise FgavError(f"random-search needs at least one query, not {queries}")
         if not 0 < p_init <= 1:
@@ -235,6 +235,7 @@ def judge(
     batch_size: int = 32,
     device: str | torch.device = "auto",
     seed: int = 0,
+    reference: Judgement | None = None,
 ) -> Judgement:
     """Judge a hardened model against its original with attacks it did not train against.
 
@@ -251,6 +252,8 @@ def judge(
         attack_options: keyword options per attack name (default: PGD with 20 steps).
         limit: attack the first ``limit`` samples.
         batch_size, device, seed: as :func:`fgav.audit`.
+        reference: an earlier judgement of the same original with the same options, whose
+            ``before`` figures are reused instead of attacking the original again.
 
     Raises:
         FgavError: no attack, or a bad name or option (from the audit).
@@ -262,7 +265,12 @@ def judge(
     rows: list[dict[str, Any]] = []
     clean: dict[str, dict[str, float]] = {}
     n = 0
-    for label, spec in (("before", before), ("after", after)):
+    models: list[tuple[str, Any]] = [("before", before), ("after", after)]
+    if reference is not None:
+        rows += [dict(r) for r in reference.rows if r["model"] == "before"]
+        clean["before"] = dict(reference.clean["before"])
+        models = models[1:]
+    for label, spec in models:
         model = spec if isinstance(spec, MultiTaskModel) else load_model(spec)
         runs = [("gradient", list(gradient), heads), ("gradient-free", list(gradient_free), (CLASSIFICATION,))]
         for kind, names, parts in runs:

@@ -33,6 +33,7 @@ from typing import Any
 
 import foolbox.attacks as fa
 import torch
+import torch.distributed as dist
 from foolbox.attacks.gradient_descent_base import BaseGradientDescent
 from rich.console import Console
 from torch import Tensor
@@ -159,14 +160,16 @@ def parse_parts(model: MultiTaskModel, parts: Sequence[str] | str, provides: fro
     return list(dict.fromkeys(names))
 
 
-def build_augmenter(spec: str, model: MultiTaskModel, *, data: Dataset) -> tuple[str, Augmenter]:
+def build_augmenter(
+    spec: str, model: MultiTaskModel, *, data: Dataset, options: Mapping[str, Any] | None = None
+) -> tuple[str, Augmenter]:
     """The augmenter named ``name`` or ``name:mode`` (e.g. ``sfa:guide``), fitted to ``model``."""
     from fgav.registry import get_augmenter
 
     name, _, mode = spec.partition(":")
     cls = get_augmenter(name)
     try:
-        augmenter = cls.for_model(model, data=data, **({"mode": mode} if mode else {}))
+        augmenter = cls.for_model(model, data=data, **dict(options or {}), **({"mode": mode} if mode else {}))
     except TypeError as exc:  # an option the augmenter does not take
         raise FgavError(f"augmenter {name!r}: {exc}".splitlines()[0]) from exc
     for p in augmenter.parameters():
@@ -210,15 +213,15 @@ def craft(
     return adv.detach()
 
 
-def _select(batch: Mapping[str, Any], index: Tensor) -> dict[str, Any]:
-    """The samples ``index`` of a batch dict (its nested dicts too)."""
-    n = batch["image"].shape[0]
+def _select(batch: Mapping[str, Any], index: Tensor, n: int | None = None) -> dict[str, Any]:
+    """The samples ``index`` of a batch dict of ``n`` samples (its nested dicts, e.g. ``valid``, too)."""
+    n = batch["image"].shape[0] if n is None else n
     out: dict[str, Any] = {}
     for key, value in batch.items():
         if isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == n:
             out[key] = value[index.to(value.device)]
         elif isinstance(value, Mapping):
-            out[key] = _select(value, index)
+            out[key] = _select(value, index, n)
         else:
             out[key] = value
     return out
@@ -313,6 +316,7 @@ class Hardener:
                     record = self._epoch(bar, task)
                     if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
                         raise FgavError(f"non-finite weights after epoch {self.epoch + 1}: try a lower --lr")
+                    self._sync_buffers()
                     record.update(self._guard())
                     if record.get("catastrophic_overfitting"):
                         self._restore_last_epoch()
@@ -334,6 +338,12 @@ class Hardener:
                          f"step {self.step}; continue with --resume")  # fmt: skip
                 raise
         return records
+
+    def _sync_buffers(self) -> None:
+        """Give every rank rank 0's batch-norm statistics (what is saved), so the guard agrees."""
+        if self.ctx.distributed:
+            for buffer in self.model.buffers():
+                dist.broadcast(buffer.data, src=0)
 
     def _restore_last_epoch(self) -> None:
         """Put back the weights written after the previous epoch (or the original target's)."""
@@ -493,6 +503,7 @@ def harden(
     split: str = "train",
     heads: Sequence[str] | str = DEFAULT_PARTS,
     augmenter: str = "none",
+    augmenter_options: Mapping[str, Any] | None = None,
     attack: str | None = None,
     eps: float | None = None,
     steps: int | None = None,
@@ -522,6 +533,7 @@ def harden(
         split: the split of ``data`` to train on.
         heads: the parts the examples are aimed at, or ``all``.
         augmenter: ``none``, or an augmenter (``sfa``, ``sfa:guide``) fitted to the target once.
+        augmenter_options: its keyword options (e.g. SFA's ``epochs`` and ``limit``).
         attack, eps, steps, epochs, batch_size, lr, clean_fraction, holdout: the
             :class:`HardenRecipe` fields (its defaults where ``None``).
         seed: seeds the held-out draw, the data order, the flips and the random starts.
@@ -567,7 +579,8 @@ def harden(
             options = {
                 "target": source, "data": data if dataset is None else "<in-memory>", "split": split,
                 "image_size": int(model.config.get("image_size", 64)), "seed": int(seed), "limit": limit,
-                "parts": heads if isinstance(heads, str) else list(heads), "augmenter": augmenter, **asdict(recipe),
+                "parts": heads if isinstance(heads, str) else list(heads), "augmenter": augmenter,
+                "augmenter_options": dict(augmenter_options or {}), **asdict(recipe),
             }  # fmt: skip
         fields = set(HardenRecipe.__dataclass_fields__)
         recipe = HardenRecipe(**{k: v for k, v in options.items() if k in fields})
@@ -587,7 +600,8 @@ def harden(
             target = load_model(options["target"], device=ctx.device) if state is not None and options["target"] else model
             if state is not None and not options["target"]:
                 raise FgavError("the original target of this run is not on disk: its augmenter cannot be rebuilt")
-            _, fitted = build_augmenter(options["augmenter"], target, data=train_set)
+            _, fitted = build_augmenter(options["augmenter"], target, data=train_set,
+                                        options=options.get("augmenter_options"))
         model.config["hardening"] = {k: options[k] for k in ("target", "data", "split", "parts", "augmenter", "attack",
                                                             "eps", "steps", "epochs", "clean_fraction", "seed")}  # fmt: skip
         hardener = Hardener(
