@@ -53,7 +53,7 @@ class RandomSearchLinf(FixedEpsilonAttack):
     name: ClassVar[str] = "random-search"
     distance = linf
 
-    def __init__(self, *, queries: int = 200, p_init: float = 0.8) -> None:
+    def __init__(self, *, queries: int = 100, p_init: float = 0.8) -> None:
         if queries < 1:
             raise FgavError(f"random-search needs at least one query, not {queries}")
         if not 0 < p_init <= 1:

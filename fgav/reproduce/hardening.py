@@ -71,6 +71,7 @@ def compare(
     gradient_free: Sequence[str] = ("random-search",),
     attack_options: Mapping[str, Mapping[str, Any]] | None = None,
     sfa_options: Mapping[str, Any] | None = None,
+    harden_options: Mapping[str, Any] | None = None,
     device: Any = "auto",
     seed: int = 0,
     log: Log = lambda _line: None,
@@ -78,6 +79,7 @@ def compare(
     """Harden ``target`` once per arm into ``out/<arm>`` and judge each; resumable per arm.
 
     A finished arm (its run complete and its ``judgement.json`` written) is kept.
+    ``harden_options`` go to every arm's :func:`fgav.harden` (e.g. ``eps``, ``holdout``).
 
     Raises:
         FgavError: the target is not on disk (hardening reads it back), or bad options.
@@ -101,6 +103,7 @@ def compare(
                 heads=arm.parts, augmenter=arm.augmenter,
                 augmenter_options=sfa_options if arm.augmenter.startswith("sfa") else None,
                 epochs=epochs, limit=limit, seed=seed, device=device, resume=started, progress=False,
+                **dict(harden_options or {}),
             )  # fmt: skip
             log(f"hardening, {arm.name}: {run.seconds:.0f} s ({run.cpu_seconds:.0f} s CPU)")
         judgement = judge(target, folder, data, heads=["classification"], gradient=gradient,
