@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import eagerpy as ep
 import torch
 from foolbox.attacks.base import FixedEpsilonAttack, get_criterion, raise_if_kwargs
+from foolbox.criteria import Misclassification
 from foolbox.distances import linf
 from foolbox.models import Model
 from rich.table import Table
@@ -70,7 +71,10 @@ class RandomSearchLinf(FixedEpsilonAttack):
         """Returns the perturbed inputs, within ``epsilon`` of ``inputs`` and in the model's bounds."""
         raise_if_kwargs(kwargs)
         x, restore = ep.astensor_(inputs)
-        labels = get_criterion(criterion).labels.raw
+        criterion_ = get_criterion(criterion)
+        if not isinstance(criterion_, Misclassification):
+            raise FgavError("random-search is untargeted: it takes labels or a Misclassification criterion")
+        labels = criterion_.labels.raw
         x0 = x.raw
         low, high = model.bounds
         b, c, h, w = x0.shape
