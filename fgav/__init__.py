@@ -34,6 +34,7 @@ from fgav.registry import (  # noqa: E402
 from fgav.model import MultiTaskModel, build_model, load_model  # noqa: E402
 from fgav.attacks.aiming import foolbox_model  # noqa: E402
 from fgav.auditing import AuditResult, audit  # noqa: E402
+from fgav.hardening import harden  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -54,6 +55,7 @@ __all__ = [
     "get_augmenter",
     "get_backbone",
     "get_head",
+    "harden",
     "hookimpl",
     "list_attacks",
     "list_augmenters",

@@ -15,8 +15,8 @@ from fgav.io import check_writable
 @click.option("--quick", is_flag=True, help="Small targets, few test images, short attacks: minutes on a CPU.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The output directory.")
 @click.option("--resume", is_flag=True, help="Keep what an interrupted run finished and continue it.")
-@click.option("--only", multiple=True, type=click.Choice(["tab1", "tab2", "tab3", "tab4", "tab5", "tab6", "tab7"]),
-              help="Run only these experiments (repeatable).")
+@click.option("--only", multiple=True, type=click.Choice(["tab1", "tab2", "tab3", "tab4", "tab5", "tab6", "tab7", "harden"]),
+              help="Run only these experiments (repeatable); harden (hardening by part, no paper figure) only when named.")
 @click.option("--limit", type=int, help="Test images per experiment.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -35,6 +35,7 @@ class Setting:
     batch_size: int = 32
     seed: int = 0
     skip_augmenters: Sequence[str] = ()
+    out: Path | None = None  # the reproduction's folder, for experiments that write their own files
 
     @property
     def main(self) -> str:

@@ -197,7 +197,7 @@ def _reproduce(ctx: DistContext, *, out: Path, backbones: Sequence[str], data: s
     targets = _targets(backbones, data, out, profile, quick, ctx, console, log)
     setting = Setting(targets=targets, data=data, limit=limit or profile["test_limit"],
                       skip_augmenters=("scorecam",) if quick else (), attack_options=profile["attacks"],
-                      sfa_options=profile["sfa"], device=ctx.device, seed=seed)
+                      sfa_options=profile["sfa"], device=ctx.device, seed=seed, out=out)
     selected = names(only)
     jobs = plan(setting, selected)
     _prepare_sfa(setting, jobs, ctx, log)

@@ -1,0 +1,103 @@
+"""The judgement: robust accuracy, the gradient-free attack, and masked gradients called out."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import foolbox as fb
+import pytest
+import torch
+from torch import Tensor, nn
+
+import fgav
+from fgav.attacks.aiming import PartObjective, foolbox_model
+from fgav.errors import FgavError
+from fgav.hardening import Judgement, RandomSearchLinf, judge, masking_verdicts, robust_accuracy
+from fgav.model import MultiTaskModel
+from tests.hardening.tiny import train_target
+from tests.train.tiny import ToyFAS
+
+
+# Random search needs a larger budget than PGD on the tiny target: ToyFAS's noise hides it.
+EPS = 0.3
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_target(tmp_path_factory.mktemp("target") / "t", heads=["classification"])
+
+
+class Quantized(nn.Module):
+    """A backbone that rounds its input to 16 levels first: zero gradients everywhere."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.out_channels = inner.out_channels  # type: ignore[assignment]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.inner(torch.round(x * 16) / 16)
+
+
+def _masked(target: Path) -> MultiTaskModel:
+    model = fgav.load_model(target)
+    return MultiTaskModel(Quantized(model.backbone), dict(model.heads.items()), config=model.config).eval()
+
+
+def _batch(n: int = 16) -> dict[str, Tensor]:
+    data = ToyFAS(n, seed=1)
+    return {k: torch.stack([data[i][k] for i in range(n)]) for k in data[0]}
+
+
+def test_random_search_flips_decisions_within_the_budget_and_the_bounds(target: Path) -> None:
+    model = fgav.load_model(target)
+    batch = _batch()
+    objective = PartObjective.for_batch(model, "classification", batch)
+    torch.manual_seed(0)
+    _, clipped, success = RandomSearchLinf(queries=200)(
+        foolbox_model(objective), batch["image"], fb.criteria.Misclassification(objective.labels), epsilons=[EPS, 0.0]
+    )
+    assert float((clipped[0] - batch["image"]).abs().max()) <= EPS + 1e-6
+    assert 0 <= float(clipped[0].min()) and float(clipped[0].max()) <= 1
+    assert float(success[0].float().mean()) >= 0.5  # the clean-trained target is breakable at this budget
+    assert not bool(success[1].any())  # no budget, no flip (the clean decisions are right)
+    with pytest.raises(FgavError, match="at least one query"):
+        RandomSearchLinf(queries=0)
+
+
+def test_a_model_with_masked_gradients_is_called_out(target: Path) -> None:
+    judgement = judge(target, _masked(target), ToyFAS(16, seed=1), eps=[EPS], device="cpu",
+                      attack_options={"pgd": {"steps": 10, "rel_stepsize": 0.25}, "random-search": {"queries": 200}})  # fmt: skip
+    grad = judgement.robust("after", EPS, kind="gradient")
+    free = judgement.robust("after", EPS, kind="gradient-free")
+    assert grad >= 0.9 and free <= grad - 0.3  # PGD sees no gradient; the random search does not need one
+    assert judgement.robust("after", EPS) == free  # the robust accuracy is the lower figure
+    assert any(line.startswith("after") and "masked" in line for line in judgement.masking)
+    assert not any(line.startswith("before") for line in judgement.masking)
+    text = judgement.to_markdown()
+    assert "masking: after" in text and "| classification | 0.3 |" in text
+    assert judgement.to_dict()["config"]["gradient_free"] == ["random-search"]
+
+
+def test_robust_accuracy_counts_right_and_unflipped_over_all() -> None:
+    assert robust_accuracy({"n": 10, "n_right_clean": 8, "asr": 0.25}) == pytest.approx(0.6)
+    assert robust_accuracy({"n": 10, "n_right_clean": 0, "asr": float("nan")}) == 0.0
+    assert math.isnan(robust_accuracy({"n": 0, "n_right_clean": 0, "asr": None}))
+
+
+def test_masking_verdicts_compare_gradient_free_with_gradient_per_budget() -> None:
+    def row(model: str, kind: str, value: float, eps: float = 4 / 255) -> dict:
+        return {"model": model, "part": "classification", "attack": kind, "kind": kind, "epsilon": eps,
+                "robust_accuracy": value, "asr": 0.0, "n": 10, "flags": []}  # fmt: skip
+
+    rows = [row("before", "gradient", 0.2), row("before", "gradient-free", 0.3),
+            row("after", "gradient", 0.9), row("after", "gradient-free", 0.85),
+            row("after", "gradient", 0.9, 8 / 255), row("after", "gradient-free", 0.5, 8 / 255)]  # fmt: skip
+    lines = masking_verdicts(Judgement(rows, {"before": {}, "after": {}}))
+    assert len(lines) == 1 and lines[0].startswith("after, 8/255")
+
+
+def test_the_judgement_needs_an_attack(target: Path) -> None:
+    with pytest.raises(FgavError, match="at least one attack"):
+        judge(target, target, ToyFAS(4), gradient=[], gradient_free=[])
