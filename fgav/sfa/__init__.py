@@ -6,12 +6,14 @@ checkpoint, or a freshly trained (and stored) one.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fgav.errors import FgavError
+from fgav.progress import progress_display
 from fgav.sfa.augmenter import CONFIG_FILE, DEFAULTS, SFA
 from fgav.sfa.lbp import lbp, to_gray
 from fgav.sfa.vae import MapVAE, kl_divergence
@@ -108,7 +110,14 @@ def sfa_for(
 
     target = str(checkpoint) if checkpoint else "the target model"
     print(f"Training SFA ({_describe(wanted)}) against {target}: none is stored yet.", file=sys.stderr)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with contextlib.ExitStack() as stack, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        if progress is None:  # a phase of its own: its progress and estimate are shown
+            display = stack.enter_context(progress_display())
+            task = display.add_task("train SFA", total=None)
+
+            def progress(step: int, total: int | None, loss: float) -> None:
+                display.update(task, completed=step, total=total, info=f"loss {loss:.4f}")
+
         torch.manual_seed(seed)
         loader = _loader_of(model, data, batch_size=batch_size, limit=limit)
         sfa = SFA(mode=mode, **wanted).to(device)
