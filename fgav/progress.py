@@ -75,8 +75,8 @@ class _Task:
     total: float | None
     completed: float = 0.0
     fields: dict[str, Any] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
-    last_line: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=lambda: time.monotonic())
+    last_line: float = field(default_factory=lambda: time.monotonic())
     finished: bool = False
 
 

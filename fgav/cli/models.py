@@ -54,7 +54,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--all", "remove_all", is_flag=True, help="Remove every cached default target.")
 def remove(names: tuple[str, ...], remove_all: bool) -> None:
-    """Delete cached default targets (and their SFA modules) by name; they are retrained when next needed."""
+    """Delete cached default targets and their SFA modules (retrained when next needed)."""
     if remove_all:
         names = tuple(t.name for t in cached_targets())
     elif not names:

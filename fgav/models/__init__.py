@@ -139,12 +139,11 @@ def _train_default(
     backbone: str, *, target: Path, image_size: int, device: torch.device, progress: bool, console: Console
 ) -> None:
     """Train the default target into a temporary folder, record its accuracy, rename it into place."""
-    from fgav.data import open_dataset
-    from fgav.train import default_recipe, evaluate, train
+    from fgav.train import default_recipe, evaluate, sources, train
     from fgav.train.distributed import single_process
 
     recipe = default_recipe(backbone)
-    train_images = len(open_dataset("synth", split="train", image_size=image_size))
+    train_images = len(sources.open_data("synth", split="train", image_size=image_size, limit=None))
     steps = recipe.epochs * max(train_images // recipe.batch_size, 1)
     if progress:
         console.print(
