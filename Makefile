@@ -17,9 +17,12 @@ PYTEST_ARGS ?=
 # without SFA. The first run trains the target and its SFA module into the user cache
 # (~/.cache/fgav, or $FGAV_CACHE), saying so; later runs reuse them.
 DEMO_ARGS ?= --backbone resnet18 --head depth
+DEMO_OUT ?= out/demo
 
 demo: $(STAMP)
-	$(FGAV) audit $(DEMO_ARGS)
+	$(FGAV) audit $(DEMO_ARGS) --json $(DEMO_OUT)/audit.json
+	@$(FGAV) report $(DEMO_OUT)/audit.json --html $(DEMO_OUT)/audit.html >/dev/null
+	@echo "Next: open $(DEMO_OUT)/audit.html for the report (tables and figures; the numbers are in $(DEMO_OUT)/audit.json), or try 'fgav audit --backbone resnet18 --head all'."
 
 # The layer contract (.importlinter, see docs/architecture.md) is checked before the tests.
 test: $(STAMP)

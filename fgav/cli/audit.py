@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
 from fgav.cli.options import parse_component_options
 from fgav.errors import FgavError
 from fgav.io import check_outputs, write_safely
+from fgav.progress import ProgressLike, progress_display
 
 
 @click.command()
@@ -103,19 +105,16 @@ def audit(
         fgav.get_backbone(backbone)  # type: ignore[arg-type]
         model = default(backbone, device=dev)  # type: ignore[arg-type]
     part_list = list(heads) or ["classification"]
-    progress = Progress(
-        TextColumn("[bold]audit[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
-    )
     tasks: list[TaskID] = []
+    with contextlib.ExitStack() as stack:
+        shown: list[ProgressLike] = []
 
-    def advance(done: int, total: int) -> None:
-        if not tasks:  # the bar appears once the audit is built: after anything that may fail or train
-            progress.start()
-            tasks.append(progress.add_task("audit", total=total))
-        progress.update(tasks[0], completed=done, total=total)
+        def advance(done: int, total: int) -> None:
+            if not shown:  # the bar appears once the audit is built: after anything that may fail or train
+                shown.append(stack.enter_context(progress_display(console=console)))
+                tasks.append(shown[0].add_task("audit", total=total))
+            shown[0].update(tasks[0], completed=done, total=total)
 
-    try:
         result = run(
             model,
             data,
@@ -137,8 +136,6 @@ def audit(
             check=check,
             keep_state=True,  # removed below, once every output is written
         )
-    finally:
-        progress.stop()
     out = Console()
     if not out.is_terminal:  # a pipe or a log: wide enough that the table keeps its numbers
         out = Console(width=160)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from fgav.data.loading import SkipCounter
 from fgav.errors import FgavError
 from fgav.io import check_writable, write_atomically, write_safely
+from fgav.progress import progress_display
 from fgav.types import Batch
 
 
@@ -84,13 +84,11 @@ def train_command(
     module = SFA(alpha=bound, texture=not no_texture, latent_dim=latent_dim, work_size=work_size).to(dev)
     skips = SkipCounter()
     counted = _CountingLoader(loader, skips)
-    columns = (TextColumn("[bold]sfa train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("sfa", total=None, loss="-")
+    with progress_display(console=console) as progress:
+        task = progress.add_task("train SFA", total=None)
 
         def advance(step: int, total: int | None, loss: float) -> None:
-            progress.update(task, completed=step, total=total, loss=f"{loss:.4f}")
+            progress.update(task, completed=step, total=total, info=f"loss {loss:.4f}")
 
         figures = module.fit(model, counted, epochs=epochs, lr=lr, kl_weight=kl_weight, progress=advance)
     skips.report(console)

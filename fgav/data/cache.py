@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from fgav.data.synth.sample import DEFAULT_DIFFICULTY
 from fgav.errors import FgavError
+from fgav.progress import progress_display
 
 SYNTH_DEFAULTS: dict[str, int] = {"n": 2500, "size": 64, "seed": 0}
 # Bump when the cached tree must be regenerated for a reason of this module's; the
@@ -142,11 +142,7 @@ def _lock(file: Path) -> Iterator[None]:
 def progress_bar(
     total: int, *, console: Console | None = None, enabled: bool = True, description: str = "SynthSpoof"
 ) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar over ``total`` images; yields ``advance(k)`` (k more images done)."""
-    if not enabled:
-        yield lambda k: None
-        return
-    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("images", total=total)
-        yield lambda k: bar.advance(task, k)
+    """A progress display over ``total`` images; yields ``advance(k)`` (k more images done)."""
+    with progress_display(enabled=enabled, console=console) as display:
+        task = display.add_task(description, total=total)
+        yield lambda k: display.advance(task, k)

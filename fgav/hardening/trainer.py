@@ -46,10 +46,10 @@ from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
 from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
+from fgav.progress import progress_display
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, move_batch, prepare_model
 from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, init_distributed
-from fgav.train.progress import progress_bar
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import make_data_loader, open_data, provided_keys, skipped_in
 
@@ -309,7 +309,7 @@ class Hardener:
         if self.epoch >= self.recipe.epochs or self.stopped_early:
             self.say(f"{self.out} is already hardened ({self.epoch} epochs): nothing to do")
             return records
-        with progress_bar(enabled=self.show, console=self.console) as bar:
+        with progress_display(enabled=self.show, console=self.console) as bar:
             task = bar.add_task("harden", total=self.steps_per_epoch, info="")
             try:
                 while self.epoch < self.recipe.epochs and not self.stopped_early:

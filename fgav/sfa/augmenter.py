@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import sys
@@ -18,6 +19,7 @@ from fgav.errors import FgavError
 from fgav.interfaces import Augmenter, Batch
 from fgav.io import write_atomically
 from fgav.model import load_weights
+from fgav.progress import progress_display
 from fgav.sfa.lbp import lbp
 from fgav.sfa.training import train_sfa
 from fgav.sfa.vae import MapVAE
@@ -322,7 +324,14 @@ def sfa_for(
         raise FgavError(f"no SFA matching {_describe(wanted)} is stored{where}; give data to train one")
     target = str(checkpoint) if checkpoint else "the target model"
     print(f"Training SFA ({_describe(wanted)}) against {target}: none is stored yet.", file=sys.stderr)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with contextlib.ExitStack() as stack, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        if progress is None:  # a phase of its own: its progress and estimate are shown
+            display = stack.enter_context(progress_display())
+            task = display.add_task("train SFA", total=None)
+
+            def progress(step: int, total: int | None, loss: float) -> None:
+                display.update(task, completed=step, total=total, info=f"loss {loss:.4f}")
+
         torch.manual_seed(seed)
         loader = _loader_of(model, data, batch_size=batch_size, limit=limit)
         sfa = SFA(mode=mode, **wanted).to(device)

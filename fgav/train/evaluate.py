@@ -24,8 +24,8 @@ from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
 from fgav.model import CLASSIFICATION, MultiTaskModel, check_images, load_model, spoof_probability
 from fgav.train.accel import autocast, move_batch
+from fgav.progress import progress_display
 from fgav.train.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
-from fgav.train.progress import progress_bar
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 
 
@@ -46,7 +46,7 @@ def _shard_results(
     scores: list[float] = []
     labels: list[int] = []
     skipped = 0
-    with progress_bar(enabled=show, console=console) as bar:
+    with progress_display(enabled=show, console=console) as bar:
         task = bar.add_task("evaluate", total=len(shard), info="")
         for raw in loader:
             skipped += skipped_in(raw)

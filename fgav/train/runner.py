@@ -21,8 +21,8 @@ from fgav.model import CLASSIFICATION, DEFAULT_HEADS, MultiTaskModel, build_mode
 from fgav.registry import get_head
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, maybe_compile, move_batch, prepare_model
+from fgav.progress import progress_display
 from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, raise_together
-from fgav.train.progress import progress_bar
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import make_data_loader, provided_keys, skipped_in
 
@@ -189,8 +189,9 @@ class Runner:
         if self.epoch >= self.recipe.epochs:
             self.say(f"{self.out} is already trained for {self.epoch} epochs: nothing to do")
             return records, 0
-        with progress_bar(enabled=self.show, console=self.console) as bar:
-            task = bar.add_task("train", total=self.steps_per_epoch, info="")
+        with progress_display(enabled=self.show, console=self.console) as bar:
+            # One task for the whole run, so its estimate covers every epoch left, not one.
+            task = bar.add_task("train", total=self.recipe.epochs * self.steps_per_epoch, info="")
             try:
                 with self.interrupt:
                     while self.epoch < self.recipe.epochs:
@@ -236,8 +237,9 @@ class Runner:
             self.dataset, batch_size=recipe.batch_size, sampler=self.sampler,
             num_workers=self.workers, drop_last=self.drop_last, pin_memory=ctx.device.type == "cuda",
         )  # fmt: skip
-        description = f"epoch {self.epoch + 1}/{recipe.epochs}"
-        bar.reset(task, total=self.steps_per_epoch, completed=self.step, description=description)
+        done_before = self.epoch * self.steps_per_epoch  # steps of the finished epochs
+        description = f"train epoch {self.epoch + 1}/{recipe.epochs}"
+        bar.update(task, completed=done_before + self.step, description=description)
         heads = model.head_names
         # Running sums over this rank's samples: loss, each head's loss, batches of one,
         # correct, count, skipped.
@@ -298,7 +300,7 @@ class Runner:
             elapsed = time.perf_counter() - start
             value = float(loss.detach())
             rate = float(sums[-2]) * ctx.world_size / max(elapsed, 1e-9)
-            bar.update(task, completed=self.step, info=f"loss {value:.4f}  {rate:.0f} img/s")
+            bar.update(task, completed=done_before + self.step, info=f"loss {value:.4f}  {rate:.0f} img/s")
             if self.on_step is not None:
                 self.on_step(self.epoch, self.step, value)
         seconds = time.perf_counter() - start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 from pathlib import Path
 
@@ -10,9 +11,13 @@ import torch
 from rich.console import Console
 
 import fgav.train.loop as loop
+import fgav.train.sources as sources
 from fgav.errors import FgavError
-from fgav.models import default, default_checkpoint, is_cached
+from fgav.models import default, default_checkpoint, is_cached, read_record
 from tests.train.tiny import ToyFAS
+
+# fgav.train re-exports the function evaluate, which hides its module's attribute name.
+evaluation = importlib.import_module("fgav.train.evaluate")
 
 
 def test_the_checkpoint_lives_in_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,15 +37,23 @@ def test_trained_once_with_a_note_then_loaded(tmp_path: Path, monkeypatch: pytes
         opened.append(f"{data}/{split}")
         return ToyFAS(16, image_size)
 
-    monkeypatch.setattr(loop, "open_data", tiny_synth)
+    for module in (loop, sources, evaluation):
+        monkeypatch.setattr(module, "open_data", tiny_synth)
     console = Console(file=io.StringIO(), width=200)
     model = default("timm:test_resnet", device="cpu", image_size=32, console=console)
-    assert opened == ["synth/train"]
-    assert "training it once on SynthSpoof" in console.file.getvalue()
+    assert opened == ["synth/train", "synth/train", "synth/test"]  # counted, trained on, then measured
+    said = console.file.getvalue()
+    assert "training it once on SynthSpoof" in said and "12 epochs over 16 images" in said
+    assert "Estimated training time: about" in said  # measured from the first batches
+    assert "Trained the default timm:test_resnet target in" in said and "live/spoof accuracy" in said
+    record = read_record(default_checkpoint("timm:test_resnet", image_size=32))
+    assert record["backbone"] == "timm:test_resnet" and 0 <= record["test_accuracy"] <= 1 and record["test_images"] == 16
     assert is_cached("timm:test_resnet", image_size=32) and not model.training
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]  # no temporary left
-    again = default("timm:test_resnet", device="cpu", image_size=32, progress=False)
-    assert opened == ["synth/train"]  # not trained twice
+    console = Console(file=io.StringIO(), width=200)
+    again = default("timm:test_resnet", device="cpu", image_size=32, console=console)
+    assert len(opened) == 3  # not trained twice
+    assert "Using the cached default timm:test_resnet target" in console.file.getvalue()
     for (name, a), b in zip(model.state_dict().items(), again.state_dict().values()):
         assert torch.equal(a, b), name
     assert again.checkpoint_dir == default_checkpoint("timm:test_resnet", image_size=32)
