@@ -36,6 +36,7 @@ from foolbox.attacks.base import Attack
 from fgav import hookspecs
 from fgav.errors import FgavError, UnknownComponentError
 from fgav.interfaces import AuxHead, Augmenter, Backbone
+from fgav.options import check_attack_options, follow_steps
 from fgav.version import __version__
 
 ENTRY_POINT_GROUP = "fgav"
@@ -308,15 +309,13 @@ def create_attack(name: str, **options: Any) -> Attack:
     """Build a Foolbox attack by name with keyword options (``--attack-option k=v``).
 
     Each option is checked against the attack's signature (its type and range, see
-    :mod:`fgav.attacks.options`); where ``steps`` is given without a step size, the step
-    size follows the steps (:func:`fgav.attacks.options.follow_steps`).
+    :mod:`fgav.options`); where ``steps`` is given without a step size, the step
+    size follows the steps (:func:`fgav.options.follow_steps`).
 
     Raises:
         FgavError: an unknown name or option, or an option of the wrong type or out of
             range; one line naming the attack, the option and what is allowed.
     """
-    from fgav.attacks.options import check_attack_options, follow_steps  # imports Foolbox: kept out of the light registry
-
     cls = get_attack(name)
     options = follow_steps(cls, check_attack_options(name, cls, options))
     return cast("Attack", _construct("attack", name, cls, (), options))

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import fgav
-from fgav.attacks.options import DEFAULT_RANGES, MAX_COUNT, Range, check_attack_options, follow_steps
+from fgav.options import DEFAULT_RANGES, MAX_COUNT, Range, check_attack_options, follow_steps
 from fgav.builtin import fgav_attacks
 from fgav.cli import add_plugin_commands, cli
 from fgav.errors import FgavError
