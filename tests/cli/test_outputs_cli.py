@@ -1,7 +1,7 @@
 """Every command checks each output path before any work: one line, nothing loaded, nothing left.
 
 The inputs named here (checkpoints, data, results) do not exist: an error about the output
-proves the check ran first. The unwritable places fail for root too (see tests/test_outputs.py).
+proves the check ran first. The unwritable places fail for root too (see tests/test_io_outputs.py).
 """
 
 from __future__ import annotations
