@@ -1,28 +1,46 @@
 """Device-specific speed-ups: bf16 autocast and channels_last on CUDA, torch.compile.
 
 Resolved by small functions so that the CUDA choices are unit-tested on a CPU.
+``FGAV_PRECISION=fp32`` turns both off on CUDA (to measure what they buy, or to train
+in full precision); the default, ``bf16``, keeps them on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
+from fgav.errors import FgavError
 from fgav.types import Batch
+
+PRECISIONS = ("bf16", "fp32")
+
+
+def precision() -> str:
+    """The precision asked for CUDA training (``FGAV_PRECISION``): ``bf16`` (default) or ``fp32``.
+
+    Raises:
+        FgavError: another value.
+    """
+    value = os.environ.get("FGAV_PRECISION", "bf16").strip().lower() or "bf16"
+    if value not in PRECISIONS:
+        raise FgavError(f"FGAV_PRECISION must be one of {', '.join(PRECISIONS)}, not {value!r}")
+    return value
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of a device: bf16 on CUDA, none (full fp32) on CPU."""
-    return torch.bfloat16 if device.type == "cuda" else None
+    """The autocast dtype of a device: bf16 on CUDA (unless ``FGAV_PRECISION=fp32``), none on CPU."""
+    return torch.bfloat16 if device.type == "cuda" and precision() == "bf16" else None
 
 
 def uses_channels_last(device: torch.device) -> bool:
-    """Whether to keep images and weights in channels_last memory (CUDA's tensor cores)."""
-    return device.type == "cuda"
+    """Whether to keep images and weights in channels_last memory (CUDA's tensor cores; bf16 only)."""
+    return device.type == "cuda" and precision() == "bf16"
 
 
 @contextlib.contextmanager

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from fgav.errors import FgavError
 from fgav.train.accel import autocast_dtype, move_batch, uses_channels_last
 from fgav.train.recipe import Recipe, augment, default_recipe, make_optimizer, make_scheduler
 
@@ -51,3 +53,11 @@ def test_the_schedule_warms_up_then_decays() -> None:
 def test_backbones_have_their_own_recipes() -> None:
     assert default_recipe("swin").lr < default_recipe("resnet18").lr
     assert default_recipe("timm:anything") == Recipe()
+
+
+def test_fp32_precision_turns_the_cuda_speed_ups_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FGAV_PRECISION", "fp32")
+    assert autocast_dtype(torch.device("cuda", 0)) is None and not uses_channels_last(torch.device("cuda"))
+    monkeypatch.setenv("FGAV_PRECISION", "fp16")
+    with pytest.raises(FgavError, match="FGAV_PRECISION must be one of bf16, fp32"):
+        autocast_dtype(torch.device("cuda"))
