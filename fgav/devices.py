@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 from fgav.errors import FgavError
@@ -24,3 +27,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise FgavError(f"device {device!r} asked for, but no CUDA device is available here")
     return resolved
+
+
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """Matrix products and convolutions in true fp32 inside the block (TF32 off), restored after.
+
+    The audit runs in it: on Ampere and later GPUs PyTorch lets convolutions use TF32 by
+    default, whose 10-bit mantissa can move a decision that sits near the boundary, so the
+    decision an attack judged could differ from the one re-evaluated (``unstable``). On a
+    CPU it changes nothing.
+    """
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

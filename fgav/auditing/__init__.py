@@ -30,7 +30,7 @@ from fgav.auditing.setup import (
 )
 from fgav.auditing.state import claim_state, data_fingerprint, settings_of, tensor_digest
 from fgav.data import make_loader
-from fgav.devices import resolve_device
+from fgav.devices import full_precision, resolve_device
 from fgav.errors import FgavError
 from fgav.model import MultiTaskModel
 
@@ -157,8 +157,9 @@ def audit(
     if progress is not None:
         progress(0, total)
     evidence: dict[Key, Evidence] = {}
-    accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
-                                    state_path=state, resume=resume, fingerprint=fingerprint, evidence=evidence)
+    with full_precision():  # no TF32: the decision an attack judged is the one re-evaluated
+        accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
+                                        state_path=state, resume=resume, fingerprint=fingerprint, evidence=evidence)
     flags = judge(evidence)
     modes = {name: augmenter.mode for name, augmenter in plan.augmenters}
     results = []
