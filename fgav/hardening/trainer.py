@@ -258,6 +258,7 @@ class Hardener:
         self.parts: list[str] = list(options["parts"])
         self.augmenter = augmenter.to(ctx.device) if augmenter is not None else None
         self.model: MultiTaskModel = prepare_model(model, ctx.device).train()  # type: ignore[assignment]
+        self.model.requires_grad_(True)  # every weight is fine-tuned, whatever froze it before (an audit does)
         self.net: torch.nn.Module = self.model
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
