@@ -46,12 +46,14 @@ from fgav.devices import resolve_device
 from fgav.errors import FgavError
 from fgav.interfaces import Augmenter
 from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
+from fgav.models import default as default_target
 from fgav.progress import progress_display
+from fgav.registry import get_augmenter
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, move_batch, prepare_model
 from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, init_distributed
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
-from fgav.train.sources import make_data_loader, open_data, provided_keys, skipped_in
+from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 
 DEFAULT_EPSILON = 8 / 255
 DEFAULT_PARTS: tuple[str, ...] = (CLASSIFICATION,)
@@ -139,7 +141,6 @@ class HardenResult:
     stopped_early: bool = False
     seconds: float = 0.0
     cpu_seconds: float = 0.0
-    judgement: Any = None
 
 
 def parse_parts(model: MultiTaskModel, parts: Sequence[str] | str, provides: frozenset[str]) -> list[str]:
@@ -164,8 +165,6 @@ def build_augmenter(
     spec: str, model: MultiTaskModel, *, data: Dataset, options: Mapping[str, Any] | None = None
 ) -> tuple[str, Augmenter]:
     """The augmenter named ``name`` or ``name:mode`` (e.g. ``sfa:guide``), fitted to ``model``."""
-    from fgav.registry import get_augmenter
-
     name, _, mode = spec.partition(":")
     cls = get_augmenter(name)
     try:
@@ -259,6 +258,7 @@ class Hardener:
         self.parts: list[str] = list(options["parts"])
         self.augmenter = augmenter.to(ctx.device) if augmenter is not None else None
         self.model: MultiTaskModel = prepare_model(model, ctx.device).train()  # type: ignore[assignment]
+        self.model.requires_grad_(True)  # every weight is fine-tuned, whatever froze it before (an audit does)
         self.net: torch.nn.Module = self.model
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -471,9 +471,7 @@ def _open_target(checkpoint: str | Path | None, backbone: str | None, device: to
         raise FgavError("give the target to harden: --checkpoint DIR or --backbone NAME (one of them)")
     if checkpoint is not None:
         return load_model(checkpoint, device=device)
-    from fgav.models import default
-
-    return default(backbone or "resnet18", device=device)
+    return default_target(backbone or "resnet18", device=device)
 
 
 def split_holdout(dataset: Dataset, holdout: int, *, seed: int) -> tuple[Dataset, Dataset | None]:
@@ -551,8 +549,6 @@ def harden(
             or a non-finite loss.
         KeyboardInterrupt: after saving a checkpoint that ``resume=True`` continues.
     """
-    from fgav.train.sources import limit_dataset
-
     ctx = init_distributed(resolve_device(device))
     console = console or Console(stderr=True)
     say: Callable[[str], None] = console.print if (progress and ctx.is_main) else (lambda _m: None)
@@ -567,7 +563,6 @@ def harden(
             options = dict(state["options"])
             options["epochs"] = int(epochs or options["epochs"])
             model = load_model(out, device=ctx.device)
-            source: Any = options["target"]
         else:
             recipe = HardenRecipe()
             changes = {"attack": attack, "eps": eps, "steps": steps, "epochs": epochs, "batch_size": batch_size,
@@ -575,9 +570,8 @@ def harden(
             recipe = HardenRecipe(**{**asdict(recipe), **{k: v for k, v in changes.items() if v is not None}})
             recipe.check()
             model = _open_target(checkpoint, backbone, ctx.device)
-            source = str(model.checkpoint_dir) if model.checkpoint_dir else None
             options = {
-                "target": source, "data": data if dataset is None else "<in-memory>", "split": split,
+                "target": str(model.checkpoint_dir) if model.checkpoint_dir else None, "data": data if dataset is None else "<in-memory>", "split": split,
                 "image_size": int(model.config.get("image_size", 64)), "seed": int(seed), "limit": limit,
                 "parts": heads if isinstance(heads, str) else list(heads), "augmenter": augmenter,
                 "augmenter_options": dict(augmenter_options or {}), **asdict(recipe),
