@@ -165,8 +165,8 @@ class SparseAttack(PerEpsilon, MinimizationAttack):
     Args:
         k: The most pixels changed per image. Default 50 (1.2 % of a 64x64 image).
         kappa: Scale of the sigma-map bound; larger is easier and more visible.
-            Default 2.0 (with 0.8 and k=10, the colour attack fools 1 of 16 images
-            of the test fixture; with these defaults most).
+            Default 2.0 (with 0.8 and k=10, the colour attack fools 1 of 10 images
+            of the test fixture; with these defaults 7 of 10).
         steps: PGD steps per restart. Default 100 (the authors' script).
         step_size: Step length in units of the gradient's mean absolute value,
             i.e. the average change per element and step before projection, on the

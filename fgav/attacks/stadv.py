@@ -154,7 +154,7 @@ class STAdvAttack(PerEpsilon, MinimizationAttack):
             uniform shift costs nothing). ``L_flow`` is a sum over pixels, so the
             right tau shrinks as images grow or logits shrink. Default 5e-4: the
             paper's 0.05 (for its MNIST and CIFAR-10 models) keeps the flow at zero on
-            ordinary small models (success 0 of 16 on the test fixture, 15 of 16 with
+            ordinary small models (success 0 of 10 on the test fixture, 9 of 10 with
             5e-4; tests/attacks/test_attack_table.py).
         confidence: Kappa, the logit margin beyond the decision boundary that the
             adversarial loss asks for (also required of a kept adversarial).
