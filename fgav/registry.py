@@ -238,7 +238,8 @@ def create_attack(name: str, **options: Any) -> Attack:
         FgavError: an unknown name or option, or an option of the wrong type or out of
             range; one line naming the attack, the option and what is allowed.
     """
-    from fgav.attacks.options import check_attack_options, follow_steps  # imports Foolbox: kept out of the light registry
+    # Imported here: fgav.attacks.options imports Foolbox and torch, which the registry keeps out.
+    from fgav.attacks.options import check_attack_options, follow_steps
 
     cls = get_attack(name)
     options = follow_steps(cls, check_attack_options(name, cls, options))

@@ -16,6 +16,7 @@ Written with eagerpy, so it runs on any Foolbox model.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, ClassVar, Literal
 
 import eagerpy as ep
@@ -135,7 +136,11 @@ def project_l0_box(delta: ep.Tensor, lower: ep.Tensor, upper: ep.Tensor, k: int)
 
 
 
-class SparseAttack(PerEpsilon, MinimizationAttack):
+def _project_at(project: Callable[[ep.Tensor, ep.Tensor], ep.Tensor], index: ep.Tensor, y: ep.Tensor) -> ep.Tensor:
+    return project(y, index)
+
+
+class SparseAttack(PerEpsilon, MinimizationAttack):  # type: ignore[misc]  # PerEpsilon replaces the final __call__
     """Sparse and imperceivable attack (Croce and Hein 2019): PGD0 on k pixels within the sigma-map.
 
     Each step ascends the cross-entropy of the logits against the criterion's
@@ -249,7 +254,7 @@ class SparseAttack(PerEpsilon, MinimizationAttack):
             if todo.size == 0:
                 break
             idx = ep.from_numpy(classes, todo)
-            adv, ok = self._pgd0(call, x[idx], classes[idx], targeted, lambda y, i=idx: project(y, i))
+            adv, ok = self._pgd0(call, x[idx], classes[idx], targeted, functools.partial(_project_at, project, idx))
             best = best.index_update(idx, adv)
             found[todo] = ok.numpy()
         # Scaling back can round past a bound; clipping only shrinks the changes.

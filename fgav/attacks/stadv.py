@@ -129,7 +129,7 @@ def _margin(logits: ep.Tensor, classes: ep.Tensor, targeted: bool) -> ep.Tensor:
     return others - own if targeted else own - others
 
 
-class STAdvAttack(PerEpsilon, MinimizationAttack):
+class STAdvAttack(PerEpsilon, MinimizationAttack):  # type: ignore[misc]  # PerEpsilon replaces Foolbox's final __call__
     """Spatially transformed adversarial examples (Xiao et al. 2018): a smooth flow warps pixels.
 
     Minimises ``max(margin + confidence, 0) + tau * L_flow(flow)`` over a per-pixel

@@ -78,7 +78,8 @@ def test_every_option_takes_its_default_and_checks_its_range(name: str, option: 
 @pytest.mark.parametrize(("options", "words"), [
     ({"steps": "abc"}, "whole number"), ({"steps": 2.5}, "whole number"), ({"steps": 1e12}, "at most 1,000,000"),
     ({"rel_stepsize": -1}, "greater than 0"), ({"rel_stepsize": 0}, "greater than 0"),
-    ({"random_start": 1}, "True or False"), ({"stepz": 3}, "unexpected keyword argument 'stepz'; its options: rel_stepsize"),
+    ({"random_start": 1}, "True or False"),
+    ({"stepz": 3}, "unexpected keyword argument 'stepz'; its options: rel_stepsize"),
 ])
 def test_the_issue_examples(options: dict[str, Any], words: str) -> None:
     with pytest.raises(FgavError, match=words):
