@@ -152,3 +152,16 @@ def test_cli_prints_one_line(tree_and_model: tuple[str, str], pair: str) -> None
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and "'pgd'" in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_the_reproduce_profiles_build_and_their_step_sizes_follow() -> None:
+    from fgav.reproduce.runner import FULL, QUICK
+
+    for profile in (QUICK, FULL):
+        for name, options in profile["attacks"].items():
+            fgav.create_attack(name, **options)
+    pgd = fgav.create_attack("pgd", **QUICK["attacks"]["pgd"])
+    assert pgd.rel_stepsize * pgd.steps >= 2.5 - 1e-9  # PGD-10 can cross its budget
+    cw = fgav.create_attack("cw", **QUICK["attacks"]["cw"])
+    assert cw.stepsize * cw.steps == pytest.approx(fgav.create_attack("cw").stepsize * 100)
+    assert cw.abort_early is False  # at 10 steps it would end each search at the loss's first rise
