@@ -103,7 +103,7 @@ def option_range(cls: type, option: str, kind: type) -> Range:
 
 def _hints(cls: type) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(cls.__init__)
+        return typing.get_type_hints(cls.__init__)  # type: ignore[misc]  # the class's own __init__ is meant
     except Exception:  # an annotation that does not resolve: fall back on the defaults' types
         return {}
 

@@ -24,13 +24,13 @@ import foolbox.attacks as fa
 from fgav.attacks.sweeps import PerEpsilon
 
 
-class FGSM(PerEpsilon, fa.LinfFastGradientAttack):
+class FGSM(PerEpsilon, fa.LinfFastGradientAttack):  # type: ignore[misc]  # PerEpsilon replaces the final __call__
     """FGSM: one signed-gradient step of size epsilon (Goodfellow et al. 2015; L-inf)."""
 
     name: ClassVar[str] = "fgsm"
 
 
-class PGD(PerEpsilon, fa.LinfPGD):
+class PGD(PerEpsilon, fa.LinfPGD):  # type: ignore[misc]  # PerEpsilon replaces the final __call__
     """PGD: projected gradient descent in an L-inf ball (Madry et al. 2018).
 
     Foolbox's defaults: 40 steps of ``rel_stepsize=1/30`` epsilon from a random start.
@@ -39,7 +39,7 @@ class PGD(PerEpsilon, fa.LinfPGD):
     name: ClassVar[str] = "pgd"
 
 
-class L2PGD(PerEpsilon, fa.L2PGD):
+class L2PGD(PerEpsilon, fa.L2PGD):  # type: ignore[misc]  # PerEpsilon replaces the final __call__
     """L2 PGD: projected gradient descent in an L2 ball (Madry et al. 2018).
 
     Foolbox's defaults: 50 steps of ``rel_stepsize=0.025`` epsilon from a random start.

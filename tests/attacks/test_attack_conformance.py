@@ -27,7 +27,7 @@ SMALL, LARGE = 2 / 255, 24 / 255
 CHEAP: dict[str, dict[str, Any]] = {
     "pgd": {"steps": 5}, "l2pgd": {"steps": 5}, "cw": {"steps": 10, "binary_search_steps": 2},
     "ead": {"steps": 10, "binary_search_steps": 2}, "deepfool": {"steps": 10},
-    "stadv": {"steps": 20}, "sparse": {"steps": 10, "restarts": 2},
+    "stadv": {"steps": 10}, "sparse": {"steps": 5, "restarts": 2},
 }
 
 

@@ -79,7 +79,8 @@ def test_every_option_takes_its_default_and_checks_its_range(name: str, option: 
 @pytest.mark.parametrize(("options", "words"), [
     ({"steps": "abc"}, "whole number"), ({"steps": 2.5}, "whole number"), ({"steps": 1e12}, "at most 1,000,000"),
     ({"rel_stepsize": -1}, "greater than 0"), ({"rel_stepsize": 0}, "greater than 0"),
-    ({"random_start": 1}, "True or False"), ({"stepz": 3}, "unexpected keyword argument 'stepz'; its options: rel_stepsize"),
+    ({"random_start": 1}, "True or False"),
+    ({"stepz": 3}, "unexpected keyword argument 'stepz'; its options: rel_stepsize"),
 ])
 def test_the_issue_examples(options: dict[str, Any], words: str) -> None:
     with pytest.raises(FgavError, match=words):
@@ -152,3 +153,16 @@ def test_cli_prints_one_line(tree_and_model: tuple[str, str], pair: str) -> None
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and "'pgd'" in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_the_reproduce_profiles_build_and_their_step_sizes_follow() -> None:
+    from fgav.reproduce.runner import FULL, QUICK
+
+    for profile in (QUICK, FULL):
+        for name, options in profile["attacks"].items():
+            fgav.create_attack(name, **options)
+    pgd = fgav.create_attack("pgd", **QUICK["attacks"]["pgd"])
+    assert pgd.rel_stepsize * pgd.steps >= 2.5 - 1e-9  # PGD-10 can cross its budget
+    cw = fgav.create_attack("cw", **QUICK["attacks"]["cw"])
+    assert cw.stepsize * cw.steps == pytest.approx(fgav.create_attack("cw").stepsize * 100)
+    assert cw.abort_early is False  # at 10 steps it would end each search at the loss's first rise
