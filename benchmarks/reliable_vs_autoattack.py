@@ -112,7 +112,7 @@ def main() -> None:
         ):
             torch.manual_seed(0)
             start = time.perf_counter()
-            adv = attack()
+            adv = attack().detach()
             seconds = time.perf_counter() - start
             assert float((adv - x).abs().max()) <= eps + 1e-6 and 0 <= float(adv.min()) and float(adv.max()) <= 1
             with torch.no_grad():
