@@ -60,3 +60,16 @@ def test_bad_input_is_one_line_before_any_bar_or_work(setup: tuple[Path, Path], 
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_check_runs_the_flags_that_need_extra_passes(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    tree, model = setup
+    out = tmp_path / "r.json"
+    result = run("audit", "--checkpoint", str(model), "--data", str(tree), "--attack", "pgd", "--attack-option",
+                 "steps=2", "--eps", "8/255", "--augmenter", "none", "--device", "cpu", "--check", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["config"]["check"] is True
+    (entry,) = payload["results"]
+    assert "incomplete-optimization" in {f["code"] for f in entry["flags"]}, "two steps of an untrained model"
+    assert "incomplete-optimization" in result.output.replace("\n", ""), result.output  # rich may wrap the line
