@@ -143,3 +143,14 @@ def test_a_result_that_cannot_be_written_at_the_end_is_kept(setup: tuple[Path, P
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "r.json").read_text())["results"] == json.loads(kept.read_text())["results"]
     assert not state.exists()
+def test_check_runs_the_flags_that_need_extra_passes(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    tree, model = setup
+    out = tmp_path / "r.json"
+    result = run("audit", "--checkpoint", str(model), "--data", str(tree), "--attack", "pgd", "--attack-option",
+                 "steps=2", "--eps", "8/255", "--augmenter", "none", "--device", "cpu", "--check", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["config"]["check"] is True
+    (entry,) = payload["results"]
+    assert "incomplete-optimization" in {f["code"] for f in entry["flags"]}, "two steps of an untrained model"
+    assert "incomplete-optimization" in result.output.replace("\n", ""), result.output  # rich may wrap the line
