@@ -47,12 +47,13 @@ def _one_epsilon(text: str | None) -> float | None:
 @click.option("--workers", default=0, show_default=True, type=int, help="Data-loading worker processes.")
 @click.option("--judge/--no-judge", default=True, show_default=True, help="Judge before and after when done.")
 @click.option("--judge-head", "judge_heads", multiple=True, help="Parts the judging gradient attacks aim at (default classification; all).")
-@click.option("--judge-attack", "judge_attacks", multiple=True, help="Gradient attack(s) of the judgement (default pgd, 20 steps).")
-@click.option("--judge-free-attack", "judge_free", multiple=True, help="Gradient-free attack(s) (default random-search).")
+@click.option("--judge-attack", "judge_attacks", multiple=True, help="Gradient attack(s) of the judgement (default apgd, 20 steps).")
+@click.option("--judge-free-attack", "judge_free", multiple=True, help="Gradient-free attack(s) (default square, 300 queries).")
 @click.option("--judge-option", multiple=True, help="key=value for every judging attack, or attack.key=value.")
 @click.option("--judge-eps", multiple=True, help="Judging budgets (default 2/255,4/255,8/255).")
 @click.option("--judge-split", default="test", show_default=True, help="The split the judgement attacks.")
 @click.option("--judge-limit", default=64, show_default=True, type=int, help="Judge on the first N images.")
+@click.option("--judge-check", is_flag=True, help="Also run each judging attack unbounded (flags unbounded-failure).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the judgement as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(path_type=Path), help="Write the judgement as Markdown.")
 def harden(
@@ -62,7 +63,7 @@ def harden(
     device: str, resume: bool, overwrite: bool, limit: int | None, workers: int, judge: bool,
     judge_heads: tuple[str, ...], judge_attacks: tuple[str, ...], judge_free: tuple[str, ...],
     judge_option: tuple[str, ...], judge_eps: tuple[str, ...], judge_split: str, judge_limit: int,
-    json_path: Path | None, markdown_path: Path | None,
+    judge_check: bool, json_path: Path | None, markdown_path: Path | None,
 ) -> None:  # fmt: skip
     """Fine-tune a target on adversarial examples aimed at its parts; judge it before and after.
 
@@ -102,7 +103,7 @@ def harden(
     judge_parts: list[str] | str = "all" if "all" in judge_heads else (list(judge_heads) or ["classification"])
     judgement = run_judgement(
         target, out, data, split=judge_split, heads=judge_parts, gradient=gradient, gradient_free=free,
-        eps=budgets, attack_options=judge_options, limit=judge_limit, device=device, seed=seed,
+        eps=budgets, attack_options=judge_options, limit=judge_limit, device=device, seed=seed, check=judge_check,
     )  # fmt: skip
     for table in judgement.tables():
         Console().print(table)

@@ -5,8 +5,8 @@
 
 - :func:`harden`: fine-tune a target on examples aimed at its parts (FGSM with a random
   start by default, guarded against catastrophic overfitting), resumable, torchrun-aware.
-- :func:`judge`: before and after, by attacks it did not train against (gradient and
-  gradient-free), with gradient masking called out.
+- :func:`judge`: before and after, by attacks it did not train against (APGD and
+  Square, the reliable ensemble's two halves), with gradient masking called out.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from __future__ import annotations
 from fgav.hardening.evaluation import (
     GRADIENT_ATTACKS,
     GRADIENT_FREE_ATTACKS,
+    JUDGE_ATTACK_OPTIONS,
     JUDGE_EPSILONS,
     Judgement,
-    RandomSearchLinf,
+    MASKING_FLAGS,
     judge,
     masking_verdicts,
     robust_accuracy,
@@ -28,11 +29,12 @@ __all__ = [
     "DEFAULT_PARTS",
     "GRADIENT_ATTACKS",
     "GRADIENT_FREE_ATTACKS",
+    "JUDGE_ATTACK_OPTIONS",
     "JUDGE_EPSILONS",
     "HardenRecipe",
     "HardenResult",
     "Judgement",
-    "RandomSearchLinf",
+    "MASKING_FLAGS",
     "craft",
     "harden",
     "judge",

@@ -294,13 +294,16 @@ class Hardener:
         loader = make_data_loader(holdout, batch_size=len(holdout), sampler=None, num_workers=0, drop_last=False)  # type: ignore[arg-type]
         return move_batch(next(iter(loader)), self.ctx.device)
 
-    def save(self) -> None:
-        """Write the checkpoint and resume state at the current position (rank 0 only)."""
+    def save(self, record: dict[str, Any] | None = None) -> None:
+        """Write the checkpoint and resume state at the current position (rank 0 only).
+
+        ``record``, an epoch's ``metrics.jsonl`` line, is written in the same unit.
+        """
         if self.ctx.is_main:
             options = {**self.options, "best_guard": self.best_guard, "stopped_early": self.stopped_early}
             ckpt.save_checkpoint(
                 self.out, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-                epoch=self.epoch, step=self.step, options=options, world_size=self.ctx.world_size,
+                epoch=self.epoch, step=self.step, options=options, world_size=self.ctx.world_size, record=record,
             )  # fmt: skip
 
     def fit(self) -> list[dict[str, Any]]:
@@ -327,9 +330,7 @@ class Hardener:
                         self.epoch, self.step = self.recipe.epochs, 0
                     else:
                         self.epoch, self.step = self.epoch + 1, 0
-                    self.save()
-                    if self.ctx.is_main:
-                        ckpt.append_metrics(self.out, record)
+                    self.save(record)
                     records.append(record)
                     self.ctx.barrier()
             except KeyboardInterrupt:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fgav.errors import FgavError
-from fgav.hardening import Judgement, harden, judge
+from fgav.hardening import GRADIENT_ATTACKS, GRADIENT_FREE_ATTACKS, Judgement, harden, judge
 from fgav.hardening.evaluation import budget
 from fgav.io import write_atomically
 from fgav.model import MultiTaskModel
@@ -67,8 +67,8 @@ def compare(
     limit: int | None = None,
     eps: Sequence[float] = CURVE_EPS,
     judge_limit: int | None = 64,
-    gradient: Sequence[str] = ("pgd",),
-    gradient_free: Sequence[str] = ("random-search",),
+    gradient: Sequence[str] = GRADIENT_ATTACKS,
+    gradient_free: Sequence[str] = GRADIENT_FREE_ATTACKS,
     attack_options: Mapping[str, Mapping[str, Any]] | None = None,
     sfa_options: Mapping[str, Any] | None = None,
     harden_options: Mapping[str, Any] | None = None,
@@ -184,7 +184,7 @@ def hardening_table(s: Setting, results: Mapping[str, Any]) -> ReproducedTable:
     judgements = compare(
         s.targets[s.main], s.data, out=folder, epochs=QUICK_HARDENING["epochs"] if quick else None,
         limit=QUICK_HARDENING["limit"] if quick else None, judge_limit=s.limit,
-        attack_options={"random-search": {"queries": QUICK_HARDENING["queries"]}} if quick else None,
+        attack_options={"square": {"queries": QUICK_HARDENING["queries"]}} if quick else None,
         sfa_options={**s.sfa_options, **(QUICK_HARDENING["sfa"] if quick else {})}, device=s.device, seed=s.seed,
     )  # fmt: skip
     png = figure(judgements, folder / "robust-accuracy.png")

@@ -43,7 +43,7 @@ def test_harden_then_judge_writes_the_checkpoint_and_the_judgement(tree: Path, t
     out = tmp_path / "h"
     result = run("harden", "--checkpoint", str(target), "--out", str(out), "--data", str(tree), *TINY,
                  "--epochs", "1", "--head", "all", "--eps", "16/255", "--judge-limit", "6", "--judge-eps", "8/255",
-                 "--judge-option", "random-search.queries=5", "--judge-option", "pgd.steps=3",
+                 "--judge-option", "square.queries=5", "--judge-option", "apgd.steps=3",
                  "--json", str(tmp_path / "j.json"), "--markdown", str(tmp_path / "j.md"))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "hardened 1 epochs" in result.output and "robust accuracy" in result.output

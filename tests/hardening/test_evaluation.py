@@ -13,13 +13,13 @@ from torch import Tensor, nn
 import fgav
 from fgav.attacks.aiming import PartObjective, foolbox_model
 from fgav.errors import FgavError
-from fgav.hardening import Judgement, RandomSearchLinf, judge, masking_verdicts, robust_accuracy
+from fgav.hardening import GRADIENT_ATTACKS, GRADIENT_FREE_ATTACKS, Judgement, judge, masking_verdicts, robust_accuracy
 from fgav.model import MultiTaskModel
 from tests.hardening.tiny import train_target
 from tests.train.tiny import ToyFAS
 
 
-# Random search needs a larger budget than PGD on the tiny target: ToyFAS's noise hides it.
+# Square needs a larger budget than APGD on the tiny target: ToyFAS's noise hides it.
 EPS = 0.3
 
 
@@ -50,34 +50,20 @@ def _batch(n: int = 16) -> dict[str, Tensor]:
     return {k: torch.stack([data[i][k] for i in range(n)]) for k in data[0]}
 
 
-def test_random_search_flips_decisions_within_the_budget_and_the_bounds(target: Path) -> None:
-    model = fgav.load_model(target)
-    batch = _batch()
-    objective = PartObjective.for_batch(model, "classification", batch)
-    torch.manual_seed(0)
-    _, clipped, success = RandomSearchLinf(queries=200)(
-        foolbox_model(objective), batch["image"], fb.criteria.Misclassification(objective.labels), epsilons=[EPS, 0.0]
-    )
-    assert float((clipped[0] - batch["image"]).abs().max()) <= EPS + 1e-6
-    assert 0 <= float(clipped[0].min()) and float(clipped[0].max()) <= 1
-    assert float(success[0].float().mean()) >= 0.5  # the clean-trained target is breakable at this budget
-    assert not bool(success[1].any())  # no budget, no flip (the clean decisions are right)
-    with pytest.raises(FgavError, match="at least one query"):
-        RandomSearchLinf(queries=0)
-
-
 def test_a_model_with_masked_gradients_is_called_out(target: Path) -> None:
     judgement = judge(target, _masked(target), ToyFAS(16, seed=1), eps=[EPS], device="cpu",
-                      attack_options={"pgd": {"steps": 10, "rel_stepsize": 0.25}, "random-search": {"queries": 200}})  # fmt: skip
+                      attack_options={"apgd": {"steps": 10}, "square": {"queries": 200}})  # fmt: skip
     grad = judgement.robust("after", EPS, kind="gradient")
     free = judgement.robust("after", EPS, kind="gradient-free")
-    assert grad >= 0.9 and free <= grad - 0.3  # PGD sees no gradient; the random search does not need one
+    assert grad >= 0.9 and free <= grad - 0.3  # APGD sees no gradient; Square does not need one
     assert judgement.robust("after", EPS) == free  # the robust accuracy is the lower figure
     assert any(line.startswith("after") and "masked" in line for line in judgement.masking)
+    assert any(line.startswith("after: apgd") and "zero-gradients" in line for line in judgement.masking)
     assert not any(line.startswith("before") for line in judgement.masking)
     text = judgement.to_markdown()
     assert "masking: after" in text and "| classification | 0.3 |" in text
-    assert judgement.to_dict()["config"]["gradient_free"] == ["random-search"]
+    assert judgement.to_dict()["config"]["gradient"] == list(GRADIENT_ATTACKS) == ["apgd"]
+    assert judgement.to_dict()["config"]["gradient_free"] == list(GRADIENT_FREE_ATTACKS) == ["square"]
 
 
 def test_robust_accuracy_counts_right_and_unflipped_over_all() -> None:
@@ -96,6 +82,19 @@ def test_masking_verdicts_compare_gradient_free_with_gradient_per_budget() -> No
             row("after", "gradient", 0.9, 8 / 255), row("after", "gradient-free", 0.5, 8 / 255)]  # fmt: skip
     lines = masking_verdicts(Judgement(rows, {"before": {}, "after": {}}))
     assert len(lines) == 1 and lines[0].startswith("after, 8/255")
+
+
+def test_masking_verdicts_repeat_the_flags_of_masked_or_broken_gradients() -> None:
+    def row(attack: str, flags: list) -> dict:
+        kind = "gradient-free" if attack == "square" else "gradient"
+        return {"model": "after", "part": "classification", "attack": attack, "kind": kind, "epsilon": 4 / 255,
+                "robust_accuracy": 0.5, "asr": 0.5, "n": 10, "flags": flags}  # fmt: skip
+
+    rows = [row("apgd", [{"code": "unbounded-failure"}, {"code": "not-monotone"}]),
+            row("square", ["zero-gradients"])]  # fmt: skip
+    lines = masking_verdicts(Judgement(rows, {"before": {}, "after": {}}))
+    assert lines == ["after: apgd on classification at 4/255 raised unbounded-failure",
+                     "after: square on classification at 4/255 raised zero-gradients"]  # fmt: skip
 
 
 def test_the_judgement_needs_an_attack(target: Path) -> None:

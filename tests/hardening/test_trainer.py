@@ -30,8 +30,8 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
 def test_hardening_raises_robust_accuracy_under_pgd_and_keeps_clean_accuracy(target: Path, tmp_path: Path) -> None:
     result = harden(checkpoint=target, out=tmp_path / "h", dataset=ToyFAS(64), epochs=3, holdout=8, **HARDEN)
     assert result.epochs == 3 and not result.stopped_early and result.cpu_seconds > 0
-    judgement = judge(target, tmp_path / "h", ToyFAS(32, seed=1), eps=[EPS], gradient_free=[], device="cpu",
-                      attack_options={"pgd": {"steps": 10, "rel_stepsize": 0.25}})  # fmt: skip
+    judgement = judge(target, tmp_path / "h", ToyFAS(32, seed=1), eps=[EPS], gradient=["pgd"], gradient_free=[],
+                      device="cpu", attack_options={"pgd": {"steps": 10, "rel_stepsize": 0.25}})  # fmt: skip
     before, after = judgement.robust("before", EPS), judgement.robust("after", EPS)
     assert before <= 0.5, "the clean-trained target should be breakable at this budget"
     assert after >= before + 0.4

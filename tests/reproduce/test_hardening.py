@@ -28,7 +28,7 @@ def test_every_arm_is_hardened_judged_tabled_and_drawn(setup: tuple[Path, Path],
     arms = (Arm("decision only", ["classification"]), Arm("every part", "all"))
     lines: list[str] = []
     options = {"arms": arms, "epochs": 1, "eps": [8 / 255, 16 / 255], "judge_limit": 6, "device": "cpu",
-               "attack_options": {"pgd": {"steps": 3}, "random-search": {"queries": 5}},
+               "attack_options": {"apgd": {"steps": 3}, "square": {"queries": 5}},
                "harden_options": {"holdout": 4, "batch_size": 4}}  # fmt: skip
     judgements = compare(fgav.load_model(target), str(tree), out=tmp_path, log=lines.append, **options)
     assert list(judgements) == ["decision only", "every part"]
