@@ -119,9 +119,22 @@ def test_still_rising_reads_the_last_steps_of_a_trace() -> None:
     assert still_rising(trace).tolist() == [True, False, False, True, False, False, False, True]
 
 
-def test_a_random_start_that_swamps_a_fixed_step_is_not_monotone(tiny_target, tiny_data) -> None:
-    sweep = run(tiny_target, tiny_data, "pgd", [32 / 255, 1.0], steps=5, abs_stepsize=1 / 255)
+class GivesUpAtLargeBudgets(fgav.create_attack("fgsm").__class__):
+    """FGSM that returns the clean image from a budget of 0.5 up: an attack broken at large budgets."""
+
+    name = "test-gives-up"
+
+    def run(self, model: Any, inputs: Any, criterion: Any, *, epsilon: float, **kwargs: Any) -> Any:
+        if epsilon >= 0.5:
+            return inputs
+        return super().run(model, inputs, criterion, epsilon=epsilon, **kwargs)
+
+
+def test_an_attack_that_loses_samples_as_the_budget_grows_is_not_monotone(tiny_target, tiny_data) -> None:
+    sweep = audit(tiny_target, tiny_data, heads=["classification"], attacks=[GivesUpAtLargeBudgets()],
+                  eps=[32 / 255, 1.0], device="cpu", batch_size=16)
     small, large = sweep.results
+    assert small["asr"] > large["asr"] == 0
     assert "not-monotone" in codes(large) and "not-monotone" not in codes(small)
     fgsm = run(tiny_target, tiny_data, "fgsm", [2 / 255, 8 / 255, 32 / 255, 128 / 255, 1.0])
     assert [r["asr"] for r in fgsm.results] == sorted(r["asr"] for r in fgsm.results)
