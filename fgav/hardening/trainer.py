@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import foolbox.attacks as fa
 import torch
@@ -54,6 +54,7 @@ from fgav.train.accel import autocast, move_batch, prepare_model
 from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, init_distributed
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
+from fgav.types import Batch
 
 DEFAULT_EPSILON = 8 / 255
 DEFAULT_PARTS: tuple[str, ...] = (CLASSIFICATION,)
@@ -203,7 +204,7 @@ def craft(
         if index.numel() == 0:
             continue
         sub = _select(batch, index)
-        objective = PartObjective.for_batch(model, part, sub)
+        objective = PartObjective.for_batch(model, part, cast("Batch", sub))
         push = augmenter is not None and augmenter.mode == "push"
         start = augmented[index] if (push and augmented is not None) else x[index]
         shift = None if (augmented is None or push) else augmented[index] - x[index]
@@ -287,7 +288,7 @@ class Hardener:
                 self.step = 0
             say(f"resuming {out} at epoch {self.epoch + 1}, step {self.step} of {self.steps_per_epoch}")
 
-    def _holdout_batch(self, holdout: Dataset | None) -> dict[str, Any] | None:
+    def _holdout_batch(self, holdout: Dataset | None) -> Batch | None:
         """The guard's held-out images as one batch on the device (every rank the same)."""
         if holdout is None or len(holdout) == 0:  # type: ignore[arg-type]
             return None

@@ -15,10 +15,10 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from rich.console import Console
@@ -137,7 +137,7 @@ def _train_default(
 ) -> None:
     """Train the default target into a temporary folder, record its accuracy, rename it into place."""
     recipe = default_recipe(backbone)
-    train_images = len(sources.open_data("synth", split="train", image_size=image_size, limit=None))
+    train_images = len(cast("Sized", sources.open_data("synth", split="train", image_size=image_size, limit=None)))
     steps = recipe.epochs * max(train_images // recipe.batch_size, 1)
     if progress:
         console.print(
