@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,10 +104,21 @@ def option_range(cls: type, option: str, kind: type) -> Range:
 
 
 def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls.__init__``, each on its own: one that does not resolve
+    (a name imported only for type checkers) leaves the others checked."""
+    init = cls.__init__  # type: ignore[misc]  # the class's own __init__ is meant
     try:
-        return typing.get_type_hints(cls.__init__)  # type: ignore[misc]  # the class's own __init__ is meant
-    except Exception:  # an annotation that does not resolve: fall back on the defaults' types
-        return {}
+        return typing.get_type_hints(init)
+    except Exception:
+        pass
+    namespace = {**vars(typing), **vars(sys.modules.get(init.__module__, typing))}
+    resolved: dict[str, Any] = {}
+    for name, annotation in getattr(init, "__annotations__", {}).items():
+        try:
+            resolved[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation
+        except Exception:  # this one falls back on its default's type
+            continue
+    return resolved
 
 
 def _kinds(hint: Any, default: Any) -> tuple[set[type], tuple[Any, ...]]:
@@ -120,7 +133,7 @@ def _kinds(hint: Any, default: Any) -> tuple[set[type], tuple[Any, ...]]:
     while stack:
         h = stack.pop(0)
         origin = typing.get_origin(h)
-        if origin is Union:
+        if origin is Union or origin is types.UnionType:  # Optional[int] and int | None alike
             stack.extend(typing.get_args(h))
         elif origin is Literal:
             choices.extend(typing.get_args(h))

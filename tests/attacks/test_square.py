@@ -76,8 +76,10 @@ def test_each_epsilon_is_attacked_as_if_alone(bright) -> None:
 def test_bad_options_and_inputs_are_refused() -> None:
     with pytest.raises(FgavError, match="queries must be at least 1"):
         fgav.create_attack("square", queries=0)
-    with pytest.raises(FgavError, match=r"p_init must lie in \(0, 1\]"):
+    with pytest.raises(FgavError, match=r"p_init=2.0 is out of range"):
         fgav.create_attack("square", p_init=2.0)
+    with pytest.raises(FgavError, match=r"p_init must lie in \(0, 1\]"):  # the options' range takes 0; Square not
+        fgav.create_attack("square", p_init=0.0)
     flat = fb.PyTorchModel(torch.nn.Linear(4, 2).eval(), bounds=(0, 1))
     with pytest.raises(ValueError, match=r"Square attacks images \(N, C, H, W\)"):
         SquareAttack(queries=2)(flat, torch.rand(3, 4), torch.zeros(3).long(), epsilons=EPS)
