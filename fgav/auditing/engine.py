@@ -156,6 +156,9 @@ def run_audit(
             except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited or foreign state
                 raise FgavError(f"{state_path} is not an audit state file (an accumulator's {exc!r} is "
                                 "malformed); pass --restart to start the audit again") from None
+            except FgavError as exc:  # one of an older fgav: name the file and the way out
+                raise FgavError(f"{state_path} is not an audit state file of this fgav ({exc}); "
+                                "pass --restart to start the audit again") from None
             accumulators[(part, attack, eps, aug)] = acc
             if item["state"].get("flags") is not None:
                 evidence[(part, attack, eps, aug)] = Evidence.from_state(item["state"]["flags"])
