@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,9 +35,18 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measure(backbone: str, *, head: str) -> dict[str, Any]:
-    """One backbone's first audit from an empty cache: its row of figures."""
-    with tempfile.TemporaryDirectory(prefix="fgav-first-") as cache:
+def measure(backbone: str, *, head: str, keep: Path | None = None) -> dict[str, Any]:
+    """One backbone's first audit from an empty cache: its row of figures.
+
+    With ``keep``, the cache is ``keep/<backbone>`` (emptied first) and stays afterwards,
+    so the trained target can be reused.
+    """
+    with tempfile.TemporaryDirectory(prefix="fgav-first-") as scratch:
+        cache = scratch
+        if keep is not None:
+            cache = str(keep / backbone)
+            shutil.rmtree(cache, ignore_errors=True)
+            Path(cache).mkdir(parents=True)
         env = {**os.environ, "FGAV_CACHE": cache, "FGAV_PROGRESS_SECONDS": "30"}
         before, load_before = resource.getrusage(resource.RUSAGE_CHILDREN), _load()
         start = time.perf_counter()
@@ -60,10 +70,14 @@ def measure(backbone: str, *, head: str) -> dict[str, Any]:
 @click.command()
 @click.option("--backbone", "backbones", multiple=True, help="Backbones to time (default: the paper's four).")
 @click.option("--head", default="depth", show_default=True, help="The part the audit attacks.")
+@click.option("--keep", type=click.Path(path_type=Path), help="Keep each backbone's cache in KEEP/<backbone>.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the rows as JSON too.")
-def main(backbones: tuple[str, ...], head: str, json_path: Path | None) -> None:
+def main(backbones: tuple[str, ...], head: str, keep: Path | None, json_path: Path | None) -> None:
     """Time `fgav audit --backbone B --head depth` from an empty cache for each backbone."""
-    rows = [measure(b, head=head) for b in (backbones or BACKBONES)]
+    rows = []
+    for b in backbones or BACKBONES:
+        rows.append(measure(b, head=head, keep=keep))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print("| backbone | wall | CPU s | load before -> after | live/spoof acc | exit |")
     print("|---|---|---|---|---|---|")
     for r in rows:
