@@ -25,11 +25,11 @@ import foolbox as fb
 import torch
 
 import fgav
-import fgav.models
-from fgav.attacks.aiming import PartObjective, aimed_model
+import fgav.targets
 from fgav.auditing.engine import Plan, run_audit
 from fgav.auditing.gradient import run_gradient_attack
-from fgav.model import CLASSIFICATION
+from fgav.core.aiming import PartObjective, aimed_model
+from fgav.core.model import CLASSIFICATION
 
 
 def timed(fn: Callable[[], object], repeats: int) -> float:
@@ -53,7 +53,7 @@ def main() -> None:
     if args.checkpoint:
         model = fgav.load_model(args.checkpoint)
     else:
-        model = fgav.models.default("resnet18")
+        model = fgav.targets.default("resnet18")
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

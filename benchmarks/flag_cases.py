@@ -2,7 +2,7 @@
 
     python benchmarks/flag_cases.py [--checkpoint DIR] [--limit 32] [--json out.json]
 
-Without ``--checkpoint`` it uses the default ResNet-18 target (``fgav.models.default``).
+Without ``--checkpoint`` it uses the default ResNet-18 target (``fgav.targets.default``).
 It prints, per case, the ASR and the flags of each result: the figures in docs/audit.md
 (Flags) come from this script.
 """
@@ -20,7 +20,7 @@ from torch import nn
 
 import fgav
 from fgav.auditing import audit
-from fgav.models import default
+from fgav.targets import default
 
 
 class Quantize(nn.Module):

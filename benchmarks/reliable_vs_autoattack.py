@@ -30,12 +30,12 @@ import torch
 import torchattacks
 
 import fgav
-import fgav.models
-from fgav.attacks.aiming import PartObjective
+import fgav.targets
 from fgav.attacks.apgd import APGDAttack
 from fgav.attacks.reliable import ReliableAttack
 from fgav.attacks.square import SquareAttack
-from fgav.model import CLASSIFICATION
+from fgav.core.aiming import PartObjective
+from fgav.core.model import CLASSIFICATION
 
 
 class Quantized(fgav.Backbone):
@@ -86,8 +86,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.checkpoint:
         model = fgav.load_model(args.checkpoint)
-    elif fgav.models.is_cached("resnet18"):
-        model = fgav.models.default("resnet18", device="cpu", progress=False)
+    elif fgav.targets.is_cached("resnet18"):
+        model = fgav.targets.default("resnet18", device="cpu", progress=False)
     else:
         raise SystemExit("the default resnet18 target is not cached: run `python -m fgav audit` once to train it")
     model.eval()

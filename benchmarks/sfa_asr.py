@@ -34,8 +34,8 @@ import foolbox as fb
 import torch
 
 import fgav
+from fgav.core.devices import resolve_device
 from fgav.data import make_loader, open_dataset
-from fgav.devices import resolve_device
 from fgav.sfa import sfa_for
 
 
@@ -96,7 +96,7 @@ def main(checkpoint: Path | None, data: str, eps: str, alpha: str | None, limit:
     """Measure FGSM's ASR with none, SFA push, SFA guide and SFA without texture."""
     dev = resolve_device(device)
     if checkpoint is None:
-        from fgav.models import default
+        from fgav.targets import default
 
         model = default("resnet18", device=dev)
     else:

@@ -13,10 +13,10 @@ import os
 # to stay quiet; fgav must work on such machines.
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-from fgav.version import __version__  # noqa: E402
-from fgav.errors import FgavError  # noqa: E402
-from fgav.hookspecs import hookimpl  # noqa: E402
-from fgav.interfaces import AuxHead, Augmenter, Backbone  # noqa: E402
+from fgav.core.version import __version__  # noqa: E402
+from fgav.core.errors import FgavError  # noqa: E402
+from fgav.core.hookspecs import hookimpl  # noqa: E402
+from fgav.core.interfaces import AuxHead, Augmenter, Backbone  # noqa: E402
 from fgav.registry import (  # noqa: E402
     create_attack,
     create_augmenter,
@@ -31,8 +31,9 @@ from fgav.registry import (  # noqa: E402
     list_backbones,
     list_heads,
 )
-from fgav.model import MultiTaskModel, build_model, load_model  # noqa: E402
-from fgav.attacks.aiming import foolbox_model  # noqa: E402
+from fgav.core.model import MultiTaskModel  # noqa: E402
+from fgav.factory import build_model, load_model  # noqa: E402
+from fgav.core.aiming import foolbox_model  # noqa: E402
 from fgav.auditing import AuditResult, audit  # noqa: E402
 from fgav.hardening import harden  # noqa: E402
 

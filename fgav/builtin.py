@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fgav.hookspecs import hookimpl
+from fgav.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click

@@ -33,11 +33,11 @@ from typing import Any, cast
 import pluggy
 from foolbox.attacks.base import Attack
 
-from fgav import hookspecs
-from fgav.errors import FgavError, UnknownComponentError
-from fgav.interfaces import AuxHead, Augmenter, Backbone
-from fgav.options import check_attack_options, follow_steps
-from fgav.version import __version__
+from fgav.core import hookspecs
+from fgav.core.errors import FgavError, UnknownComponentError
+from fgav.core.interfaces import Augmenter, AuxHead, Backbone
+from fgav.core.options import check_attack_options, follow_steps
+from fgav.core.version import __version__
 
 ENTRY_POINT_GROUP = "fgav"
 # fgav's own components, registered as the plugin "fgav" before any other. It is loaded by
@@ -309,8 +309,8 @@ def create_attack(name: str, **options: Any) -> Attack:
     """Build a Foolbox attack by name with keyword options (``--attack-option k=v``).
 
     Each option is checked against the attack's signature (its type and range, see
-    :mod:`fgav.options`); where ``steps`` is given without a step size, the step
-    size follows the steps (:func:`fgav.options.follow_steps`).
+    :mod:`fgav.core.options`); where ``steps`` is given without a step size, the step
+    size follows the steps (:func:`fgav.core.options.follow_steps`).
 
     Raises:
         FgavError: an unknown name or option, or an option of the wrong type or out of

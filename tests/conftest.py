@@ -45,3 +45,5 @@ def _fgav_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     """Keep every test's caches (SynthSpoof, default models) out of the user's home."""
     if "FGAV_CACHE" not in os.environ:
         monkeypatch.setenv("FGAV_CACHE", str(tmp_path_factory.getbasetemp() / "fgav-cache"))
+
+from tests.auditing.conftest import tiny_data, tiny_target  # noqa: E402,F401  (shared by tests/core and tests/test_transfer.py)

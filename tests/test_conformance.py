@@ -16,7 +16,7 @@ import torch
 
 import fgav
 from fgav import registry
-from fgav.model import CLASSIFICATION
+from fgav.core.model import CLASSIFICATION
 from fgav.train import train
 from tests.auditing.conftest import TensorFAS
 from tests.conftest import make_batch

@@ -1,12 +1,12 @@
-"""``fgav.devices``: the --device convention and the audit's full precision."""
+"""``fgav.core.devices``: the --device convention and the audit's full precision."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from fgav.devices import full_precision, resolve_device
-from fgav.errors import FgavError
+from fgav.core.devices import full_precision, resolve_device
+from fgav.core.errors import FgavError
 
 
 def test_auto_and_cpu_resolve_and_nonsense_is_one_line() -> None:

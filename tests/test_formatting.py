@@ -1,10 +1,10 @@
-"""fgav.formatting: budgets as given, rates rounded to their sample size, Markdown escaped."""
+"""fgav.core.formatting: budgets as given, rates rounded to their sample size, Markdown escaped."""
 
 from __future__ import annotations
 
 import pytest
 
-from fgav.formatting import (format_epsilon, format_rate, markdown_cell, markdown_table, rate_digits)
+from fgav.core.formatting import (format_epsilon, format_rate, markdown_cell, markdown_table, rate_digits)
 
 
 @pytest.mark.parametrize(("value", "text"), [(8 / 255, "8/255"), (1 / 255, "1/255"), (2.5 / 255, "2.5/255"),

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fgav.errors import FgavError
-from fgav.io import check_outputs, check_writable, write_atomically, write_safely
+from fgav.core.errors import FgavError
+from fgav.core.io import check_outputs, check_writable, write_atomically, write_safely
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -1,4 +1,4 @@
-"""``fgav.progress``: a bar on a terminal, plain lines with the time left elsewhere."""
+"""``fgav.core.progress``: a bar on a terminal, plain lines with the time left elsewhere."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-import fgav.progress as progress
-from fgav.progress import PlainLines, Silent, format_duration, progress_display
+import fgav.core.progress as progress
+from fgav.core.progress import PlainLines, Silent, format_duration, progress_display
 
 
 def test_durations_read_as_a_person_reads_them() -> None:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import fgav
 from fgav import registry
 from fgav.cli import FgavGroup, add_plugin_commands, cli
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 
 def _install(site: Path, name: str, module_source: str) -> None:
@@ -171,7 +171,7 @@ def test_faulty_hooks_are_isolated_and_specname_works(site: Path) -> None:
     messages = [str(w.message) for w in caught]
     assert any("fgav_backbones: 'resnet18' is not a class" in m for m in messages), messages
     assert any("NoName has no name" in m for m in messages), messages
-    assert any("NotAHead is not a subclass of fgav.interfaces.AuxHead" in m for m in messages), messages
+    assert any("NotAHead is not a subclass of fgav.core.interfaces.AuxHead" in m for m in messages), messages
     assert any("fgav_attacks: RuntimeError: attack hook broke" in m for m in messages), messages
     assert "bad" in reg.plugins, "a faulty hook drops its components, not the plugin"
     assert registry.components("augmenter")["throwaway-aug"].plugin == "bad", "@hookimpl(specname=...) is called"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from rich.console import Console
 
 import fgav
-import fgav.models
+import fgav.targets
 
-model = fgav.models.default("resnet18")  # trained on the embedded SynthSpoof when not cached
+model = fgav.targets.default("resnet18")  # trained on the embedded SynthSpoof when not cached
 result = fgav.audit(
     model,
     "synth",  # the embedded SynthSpoof test split

@@ -20,7 +20,6 @@ from foolbox.distances import Distance, l2, linf
 from foolbox.models import Model
 from torch import Tensor
 
-from fgav.attacks.aiming import BOUNDS, PartObjective
 from fgav.attacks.scoring import (
     LOSSES,
     Ascent,
@@ -33,6 +32,7 @@ from fgav.attacks.scoring import (
     objective_scorer,
     torch_inputs,
 )
+from fgav.core.aiming import BOUNDS, PartObjective
 
 __all__ = ["APGDAttack"]
 

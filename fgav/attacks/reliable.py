@@ -19,7 +19,6 @@ from foolbox.distances import linf
 from foolbox.models import Model
 from torch import Tensor
 
-from fgav.attacks.aiming import BOUNDS, PartObjective
 from fgav.attacks.apgd import APGDAttack
 from fgav.attacks.scoring import (
     Ascent,
@@ -31,6 +30,7 @@ from fgav.attacks.scoring import (
     torch_inputs,
 )
 from fgav.attacks.square import SquareAttack
+from fgav.core.aiming import BOUNDS, PartObjective
 
 __all__ = ["ReliableAttack"]
 

@@ -2,7 +2,7 @@
 
 A :data:`Scorer` maps points of a batch to the loss an attack ascends and whether each
 point is adversarial. APGD needs the loss's value (its step size follows it) and Square
-needs values only; fgav's straight-through logits (:class:`fgav.attacks.aiming.AimedModule`)
+needs values only; fgav's straight-through logits (:class:`fgav.core.aiming.AimedModule`)
 give neither for a part other than the live/spoof head, so these attacks take a scorer:
 :func:`logits_scorer` on a Foolbox model's logits, :func:`objective_scorer` on a part of a
 multitask model. Both judge success on the decision (for a part: the live/spoof decision).
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from foolbox.criteria import Criterion, Misclassification, TargetedMisclassification
 from torch import Tensor
 
-from fgav.attacks.aiming import BOUNDS, PartObjective
-from fgav.model import CLASSIFICATION
+from fgav.core.aiming import BOUNDS, PartObjective
+from fgav.core.model import CLASSIFICATION
 
 __all__ = [
     "LOSSES",

@@ -21,7 +21,6 @@ from foolbox.distances import linf
 from foolbox.models import Model
 from torch import Tensor
 
-from fgav.attacks.aiming import BOUNDS, PartObjective
 from fgav.attacks.scoring import (
     LOSSES,
     Ascent,
@@ -33,6 +32,7 @@ from fgav.attacks.scoring import (
     objective_scorer,
     torch_inputs,
 )
+from fgav.core.aiming import BOUNDS, PartObjective
 
 __all__ = ["SquareAttack", "window_share"]
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from fgav.auditing.engine import DEFAULT_EPSILON, epsilons_of
 from fgav.auditing.result import format_epsilons
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 T = TypeVar("T")
 

@@ -20,7 +20,6 @@ import torch
 from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
 from torch import Tensor
 
-from fgav.attacks.aiming import PartObjective, aimed_model
 from fgav.auditing.flags import (
     UNBOUNDED,
     AttackRecord,
@@ -35,11 +34,12 @@ from fgav.auditing.gradient import part_gradient, run_gradient_attack, runs_nati
 from fgav.auditing.metrics import MetricAccumulator
 from fgav.auditing.result import AuditResult
 from fgav.auditing.state import load_state, save_state
+from fgav.core.aiming import PartObjective, aimed_model
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import Augmenter
+from fgav.core.model import CLASSIFICATION, MultiTaskModel, check_images
+from fgav.core.types import Batch
 from fgav.data import SkipCounter
-from fgav.errors import FgavError
-from fgav.interfaces import Augmenter
-from fgav.model import CLASSIFICATION, MultiTaskModel, check_images
-from fgav.types import Batch
 
 DEFAULT_EPSILON = 8 / 255
 

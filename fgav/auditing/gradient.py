@@ -19,9 +19,9 @@ from foolbox.attacks.gradient_descent_base import BaseGradientDescent, GDOptimiz
 from foolbox.types import Bounds
 from torch import Tensor
 
-from fgav.attacks.aiming import BOUNDS, PartObjective
 from fgav.attacks.sweeps import draw_seed, same_random_stream
 from fgav.auditing.flags import AttackRecord, zero_gradient_samples
+from fgav.core.aiming import BOUNDS, PartObjective
 
 
 def runs_natively(attack: object) -> bool:

@@ -27,13 +27,13 @@ from typing import Any, cast
 import torch
 from torch import Tensor
 
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import AuxHead
+from fgav.core.model import CLASSIFICATION, spoof_probability
+from fgav.core.types import Batch
 from fgav.data.labels import ENVIRONMENT_NAMES, ILLUMINATION_NAMES, SPOOF_TYPE_NAMES
-from fgav.errors import FgavError
-from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_intervals, fas_metrics
 from fgav.metrics.stats import wilson_interval
-from fgav.model import CLASSIFICATION, spoof_probability
-from fgav.types import Batch
 
 BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "spoof_type": SPOOF_TYPE_NAMES,

@@ -12,17 +12,24 @@ import csv
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from fgav.errors import FgavError
-from fgav.formatting import format_epsilon, format_epsilons, format_number, format_rate, markdown_line, markdown_table
-from fgav.io import json_ready, write_atomically
+from fgav.core.errors import FgavError
+from fgav.core.formatting import (
+    format_epsilon,
+    format_epsilons,
+    format_number,
+    format_rate,
+    markdown_line,
+    markdown_table,
+)
+from fgav.core.io import json_ready, write_atomically
 from fgav.metrics.stats import McNemar, mcnemar, wilson_interval
 
 SCHEMA_VERSION = 2
@@ -41,7 +48,7 @@ _PART_LABELS = {
 _HEAD_SHORT = {"attribute": "attr", "spoof_type": "type", "illumination": "illum", "classification": "live/spoof"}
 
 
-# The names the transfer result still imports; one implementation, in fgav.formatting.
+# The names the transfer result still imports; one implementation, in fgav.core.formatting.
 _fmt, _eps = format_number, format_epsilon
 ALONE = "S(x) alone"  # the attack column of an augmenter's own row (push mode, no attack)
 
@@ -94,21 +101,125 @@ def _upgrade(entry: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+@dataclass(eq=False)
+class AuditEntry(Mapping[str, Any]):
+    """One result of an audit: the figures of one (part, attack, epsilon, augmenter).
+
+    The fields are typed attributes (``entry.asr``); the entry is also a read-only mapping
+    of its JSON form (``entry["asr"]``, ``dict(entry)``): read from JSON, it holds the keys
+    the JSON had (``null`` ones too); built directly, those not ``None`` and the four that
+    name the entry (a spatial attack's epsilon is ``None``). Keys this fgav does not know (from a newer writer, or a caller's own) are
+    kept in ``extra`` and read back the same way.
+    """
+
+    part: str
+    attack: str
+    epsilon: float | None
+    augmenter: str
+    mode: str | None = None
+    n: int = 0
+    n_right_clean: int | None = None
+    n_flipped: int | None = None
+    asr: float | None = None
+    asr_ci: list[float] | None = None
+    n_scored: dict[str, int] = field(default_factory=dict)
+    clean_accuracy: dict[str, float] = field(default_factory=dict)
+    clean_accuracy_ci: dict[str, list[float]] = field(default_factory=dict)
+    accuracy: dict[str, float] = field(default_factory=dict)
+    accuracy_ci: dict[str, list[float]] = field(default_factory=dict)
+    change: dict[str, float] = field(default_factory=dict)
+    distortion: dict[str, float] = field(default_factory=dict)
+    fas: dict[str, float] = field(default_factory=dict)
+    fas_ci: dict[str, list[float]] = field(default_factory=dict)
+    fas_nonfinite_scores: int | None = None
+    breakdown: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    outcomes: str | None = None
+    """Per sample: ``1`` flipped, ``0`` resisted, ``-`` wrong when clean (schema 2)."""
+    alone: dict[str, Any] | None = None
+    """S(x)'s own figures for a push augmenter: ``asr``, ``asr_ci``, ``n_flipped``, ``distortion``, ``outcomes``."""
+    early_stop: bool | None = None
+    attack_options: dict[str, str] = field(default_factory=dict)
+    flags: list[dict[str, str]] = field(default_factory=list)
+    """Raised indicators of attack failure: ``{"code": ..., "message": ...}`` each."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    given: frozenset[str] | None = field(default=None, repr=False)
+    """The fields its JSON form had (a ``null`` one included); ``None``: those not ``None``."""
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> AuditEntry:
+        """An entry from its JSON form (unknown keys go to ``extra``).
+
+        Raises:
+            FgavError: a key that names the entry (part, attack, epsilon, augmenter) is missing.
+        """
+        if isinstance(values, AuditEntry):
+            return values
+        missing = [k for k in _IDENTITY if k not in values]
+        if missing:
+            raise FgavError(f"an audit result entry lacks {', '.join(missing)}: not a result of fgav audit")
+        known = {k: v for k, v in values.items() if k in _FIELDS}
+        return cls(**known, extra={k: v for k, v in values.items() if k not in _FIELDS}, given=frozenset(known))
+
+    def _has(self, name: str) -> bool:
+        if self.given is not None:
+            return name in self.given or name in _IDENTITY
+        return name in _IDENTITY or getattr(self, name) is not None
+
+    def _present(self) -> Iterator[str]:
+        for name in _FIELDS:
+            if self._has(name):
+                yield name
+        yield from (k for k in self.extra if k not in _FIELDS)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _FIELDS:
+            if self._has(key):  # a spatial attack's epsilon is None, and present
+                return getattr(self, key)
+        elif key in self.extra:
+            return self.extra[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._present()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._present())
+
+    def __repr__(self) -> str:
+        return f"AuditEntry(part={self.part!r}, attack={self.attack!r}, epsilon={self.epsilon!r}, " \
+               f"augmenter={self.augmenter!r}, asr={self.asr!r}, flags={[f.get('code') for f in self.flags]!r})"
+
+    @property
+    def key(self) -> tuple[str, str, float | None, str]:
+        """What the entry is the result of: (part, attack, epsilon, augmenter)."""
+        return (self.part, self.attack, self.epsilon, self.augmenter)
+
+
+_IDENTITY = ("part", "attack", "epsilon", "augmenter")
+_FIELDS = tuple(f.name for f in fields(AuditEntry) if f.name not in ("extra", "given"))
+
+
 @dataclass
 class AuditResult:
-    """An audit's figures: ``results`` (one dict per combination), its configuration and notes."""
+    """An audit's figures: ``results`` (one :class:`AuditEntry` per combination), its configuration and notes.
 
-    results: list[dict[str, Any]]
+    Entries given as mappings (their JSON form) are read into :class:`AuditEntry`.
+    """
+
+    results: list[AuditEntry]
     config: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.results = [AuditEntry.from_mapping(r) for r in self.results]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready payload."""
         return json_ready({
             "schema": SCHEMA_VERSION,
             "config": self.config,
-            "results": self.results,
+            "results": [dict(r) for r in self.results],
             "notes": self.notes,
             "skipped": self.skipped,
         })
@@ -134,7 +245,8 @@ class AuditResult:
         results = [dict(r) for r in payload["results"]]
         if version == 1:
             results = [_upgrade(r) for r in results]
-        return cls(results, dict(payload.get("config") or {}), list(payload.get("notes") or []),
+        return cls([AuditEntry.from_mapping(r) for r in results], dict(payload.get("config") or {}),
+                   list(payload.get("notes") or []),
                    list(payload.get("skipped") or []))
 
     @classmethod
@@ -256,7 +368,7 @@ class AuditResult:
             write_atomically(path, text)
         return text
 
-    def find(self, **where: Any) -> list[dict[str, Any]]:
+    def find(self, **where: Any) -> list[AuditEntry]:
         """The results whose fields equal the given values (e.g. ``part="depth"``)."""
         return [r for r in self.results if all(r.get(k) == v for k, v in where.items())]
 
@@ -281,4 +393,4 @@ def _interval(row: dict[str, Any], name: str, interval: Any) -> None:
         row[f"{name}.low"], row[f"{name}.high"] = interval
 
 
-__all__ = ["ALONE", "SCHEMA_VERSION", "AuditResult", "flag_footnotes", "format_epsilons", "outcomes_of"]
+__all__ = ["ALONE", "SCHEMA_VERSION", "AuditEntry", "AuditResult", "flag_footnotes", "format_epsilons", "outcomes_of"]

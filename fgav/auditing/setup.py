@@ -14,10 +14,11 @@ from typing import Any, cast
 
 import torch
 
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import Augmenter
+from fgav.core.model import MultiTaskModel
 from fgav.data import make_loader, open_dataset
-from fgav.errors import FgavError
-from fgav.interfaces import Augmenter
-from fgav.model import MultiTaskModel, load_model
+from fgav.factory import load_model
 from fgav.registry import create_attack, get_augmenter
 
 AttackSpec = str | Any

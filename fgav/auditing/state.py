@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fgav.core.errors import FgavError
+from fgav.core.io import write_atomically
 from fgav.data.dataset import FASDataset
-from fgav.errors import FgavError
-from fgav.io import write_atomically
 
 _SIMPLE = (bool, int, float, str, type(None))
 

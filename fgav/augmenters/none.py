@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from fgav.interfaces import Augmenter
-from fgav.types import Batch
+from fgav.core.interfaces import Augmenter
+from fgav.core.types import Batch
 
 
 class NoAugmenter(Augmenter):

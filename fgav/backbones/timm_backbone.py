@@ -9,8 +9,8 @@ import timm
 import torch
 from torch import Tensor
 
-from fgav.errors import FgavError
-from fgav.interfaces import Backbone
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import Backbone
 
 if TYPE_CHECKING:
     from timm.models import FeatureInfo

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.progress import TaskID
 
 from fgav.cli.options import parse_component_options
-from fgav.errors import FgavError
-from fgav.io import check_outputs, write_safely
-from fgav.progress import ProgressLike, progress_display
+from fgav.core.errors import FgavError
+from fgav.core.io import check_outputs, write_safely
+from fgav.core.progress import ProgressLike, progress_display
 
 
 @click.command()
@@ -74,8 +74,8 @@ def audit(
     from fgav.auditing.choices import parse_epsilons
     from fgav.auditing.state import claim_state
     from fgav.data import cache_dir
-    from fgav.formatting import format_epsilons
-    from fgav.devices import resolve_device
+    from fgav.core.formatting import format_epsilons
+    from fgav.core.devices import resolve_device
     from fgav.registry import create_attack, get_augmenter
 
     console = Console(stderr=True)
@@ -100,7 +100,7 @@ def audit(
     if checkpoint is not None:
         model = fgav.load_model(checkpoint, device=dev)
     else:
-        from fgav.models import default
+        from fgav.targets import default
 
         fgav.get_backbone(backbone)  # type: ignore[arg-type]
         model = default(backbone, device=dev)  # type: ignore[arg-type]

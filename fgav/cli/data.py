@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fgav.core.errors import FgavError
+from fgav.core.io import check_writable
 from fgav.data.dataset import EmptySplitError
-from fgav.errors import FgavError
-from fgav.io import check_writable
 
 SPLITS = ("train", "test")
 

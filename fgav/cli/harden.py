@@ -11,7 +11,7 @@ from rich.console import Console
 
 from fgav.auditing.choices import parse_epsilons
 from fgav.cli.options import parse_component_options
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 
 def _one_epsilon(text: str | None) -> float | None:
@@ -94,7 +94,7 @@ def harden(
                   + f"; checkpoint in {out}", highlight=False)  # fmt: skip
     if not judge:
         return
-    from fgav.model import load_model
+    from fgav.factory import load_model
 
     hardened = load_model(out)
     target = hardened.config.get("hardening", {}).get("target")

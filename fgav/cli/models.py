@@ -8,8 +8,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fgav.errors import FgavError
-from fgav.models import cached_targets, remove_cached
+from fgav.core.errors import FgavError
+from fgav.targets import cached_targets, remove_cached
 
 
 def _megabytes(size: int) -> str:

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 
 def parse_value(text: str) -> Any:

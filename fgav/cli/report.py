@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from fgav.io import check_outputs, check_writable
+from fgav.core.io import check_outputs, check_writable
 
 
 @click.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fgav.io import check_writable
+from fgav.core.io import check_writable
 
 
 @click.command()

@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fgav.core.errors import FgavError
+from fgav.core.io import check_writable, write_atomically, write_safely
+from fgav.core.progress import progress_display
+from fgav.core.types import Batch
 from fgav.data.loading import SkipCounter
-from fgav.errors import FgavError
-from fgav.io import check_writable, write_atomically, write_safely
-from fgav.progress import progress_display
-from fgav.types import Batch
 
 
 def _fraction(value: str | None) -> float | None:
@@ -71,7 +71,7 @@ def train_command(
     """Train SFA's generators against a frozen target and store them (Eq 4-5 of the paper)."""
     import fgav
     from fgav.data import cache_dir
-    from fgav.devices import resolve_device
+    from fgav.core.devices import resolve_device
     from fgav.sfa import SFA, training_loader
 
     console = Console(stderr=True)
@@ -138,7 +138,7 @@ def show_command(
     """Write the paper's Figure 2: image, LBP, live map, spoof map and S(x) for live and spoof images."""
     import fgav
     from fgav.data import cache_dir, open_dataset
-    from fgav.devices import resolve_device
+    from fgav.core.devices import resolve_device
     from fgav.sfa import SFA
     from fgav.sfa.figure import pick_examples, sfa_figure
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from fgav.auditing.result import write_atomically
-from fgav.errors import FgavError
-from fgav.io import check_outputs, check_writable, write_atomically, write_safely
+from fgav.core.errors import FgavError
+from fgav.core.io import check_outputs, check_writable, write_atomically, write_safely
 
 
 def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:

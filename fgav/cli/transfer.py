@@ -8,8 +8,8 @@ import click
 from rich.console import Console
 
 from fgav.cli.options import parse_component_options
-from fgav.errors import FgavError
-from fgav.io import check_outputs, write_safely
+from fgav.core.errors import FgavError
+from fgav.core.io import check_outputs, write_safely
 
 
 @click.command()
@@ -36,9 +36,9 @@ def transfer(
 ) -> None:
     """Craft adversarial examples on each model and judge them with every model (Tab. 7)."""
     from fgav.auditing.choices import parse_epsilons
-    from fgav.auditing.transfer import transfer as run
+    from fgav.transfer import transfer as run
     from fgav.data import cache_dir
-    from fgav.devices import resolve_device
+    from fgav.core.devices import resolve_device
     from fgav.registry import get_attack, get_augmenter
 
     if len(checkpoints) + len(backbones) < 2:
@@ -57,7 +57,7 @@ def transfer(
     for path in checkpoints:
         models[path.name if path.name not in models else str(path)] = path
     if backbones:
-        from fgav.models import default
+        from fgav.targets import default
 
         for name in backbones:
             models[name] = default(name, device=dev)

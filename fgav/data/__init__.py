@@ -1,7 +1,7 @@
 """Face anti-spoofing data: SynthSpoof, CelebA-Spoof, plain folders, and their loaders.
 
 ``open_dataset(path, split=..., image_size=...)`` returns a :class:`FASDataset` whose
-items are batch dicts (:class:`fgav.types.Batch`, docs/plugins.md):
+items are batch dicts (:class:`fgav.core.types.Batch`, docs/plugins.md):
 
 - ``image`` float32 ``(3,S,S)`` in [0,1] (CelebA-Spoof: the bounding-box crop);
 - ``attributes`` float32 ``(40,)``; ``spoof_type``, ``illumination``,

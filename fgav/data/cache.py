@@ -22,9 +22,15 @@ from typing import Any
 
 from rich.console import Console
 
+from fgav.core.errors import FgavError
+from fgav.core.progress import progress_display
+from fgav.data.synth import generate, writer
 from fgav.data.synth.sample import DEFAULT_DIFFICULTY
-from fgav.errors import FgavError
-from fgav.progress import progress_display
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the atomic rename still keeps the tree whole
+    fcntl = None  # type: ignore[assignment]
 
 SYNTH_DEFAULTS: dict[str, int] = {"n": 2500, "size": 64, "seed": 0}
 # Bump when the cached tree must be regenerated for a reason of this module's; the
@@ -48,8 +54,6 @@ def default_difficulty() -> float:
 
 def format_version() -> int:
     """The version in the cache folder's name: the renderer's format version (plus ours)."""
-    from fgav.data.synth import writer
-
     return int(getattr(writer, "FORMAT_VERSION", 1)) + CACHE_VERSION
 
 
@@ -102,8 +106,6 @@ def synth_path(
 
 def _generate(out: Path, **options: Any) -> None:
     """Call the renderer (a seam: tests replace it with a tiny stand-in)."""
-    from fgav.data.synth import generate
-
     generate(out, **options)
 
 
@@ -125,9 +127,7 @@ def _remove_stale_temps(folder: Path) -> None:
 @contextmanager
 def _lock(file: Path) -> Iterator[None]:
     """An exclusive advisory lock on ``file`` (a no-op where ``fcntl`` is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: the atomic rename still keeps the tree whole
+    if fcntl is None:
         yield
         return
     with open(file, "a") as handle:

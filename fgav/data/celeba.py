@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from fgav.core.errors import FgavError
 from fgav.data.dataset import Box, EmptySplitError, FASDataset, read_image
 from fgav.data.labels import LABEL_KEYS, LABEL_LENGTH, SPOOF_INDEX, out_of_range, split_label
-from fgav.errors import FgavError
 
 BB_FRAME = 224.0  # CelebA-Spoof's bounding boxes are given in a 224 x 224 frame
 MAP_KEYS = ("depth", "reflection")

@@ -2,7 +2,7 @@
 
 Every loader (CelebA-Spoof's official layout, a plain folder, SynthSpoof through the
 CelebA-Spoof loader) returns a :class:`FASDataset`: a ``torch.utils.data.Dataset``
-whose items are batch dicts (:class:`fgav.types.Batch`), in the order of the sorted relative paths, so
+whose items are batch dicts (:class:`fgav.core.types.Batch`), in the order of the sorted relative paths, so
 that "the first N" means the same images on every machine and every run.
 """
 
@@ -20,7 +20,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 # The file suffixes the loaders take for images (case-insensitive).
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})

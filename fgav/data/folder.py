@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fgav.core.errors import FgavError
 from fgav.data.dataset import IMAGE_SUFFIXES, FASDataset, read_image
-from fgav.errors import FgavError
 
 CLASSES = ("live", "spoof")  # folder name -> label: its index (0 live, 1 spoof)
 

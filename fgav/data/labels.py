@@ -1,4 +1,4 @@
-"""CelebA-Spoof's 44-entry label vector, named: the batch dict keys (:class:`fgav.types.Batch`)."""
+"""CelebA-Spoof's 44-entry label vector, named: the batch dict keys (:class:`fgav.core.types.Batch`)."""
 
 from __future__ import annotations
 

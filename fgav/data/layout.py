@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fgav.core.errors import FgavError
+from fgav.data.cache import synth_path
+from fgav.data.celeba import CelebASpoofDataset
 from fgav.data.dataset import FASDataset
-from fgav.errors import FgavError
+from fgav.data.folder import FolderDataset, has_classes
 
 SYNTH = "synth"  # the embedded default's name wherever a data path is asked for
 LAYOUTS = (
@@ -26,8 +29,6 @@ def detect_layout(path: str | Path) -> str:
     root = Path(path)
     if not root.is_dir():
         raise FgavError(f"data path {root} is not a folder (nor 'synth', the embedded default)")
-    from fgav.data.folder import has_classes
-
     if (root / "metas").is_dir() and (root / "Data").is_dir():
         return "celeba"
     if has_classes(root) or has_classes(root / "train") or has_classes(root / "test"):
@@ -66,12 +67,8 @@ def open_dataset(
     """
     layout = detect_layout(path)
     if layout == "synth":
-        from fgav.data.cache import synth_path
-
         path, layout = synth_path(), "celeba"
     if layout == "celeba":
-        from fgav.data.celeba import CelebASpoofDataset
-
         return CelebASpoofDataset(
             path,
             split=split,
@@ -83,6 +80,4 @@ def open_dataset(
         )
     if depth_dir or reflection_dir:
         raise FgavError("depth and reflection map folders need CelebA-Spoof's layout; a plain folder has binary labels only")
-    from fgav.data.folder import FolderDataset
-
     return FolderDataset(path, split=split, image_size=image_size)

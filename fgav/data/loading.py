@@ -2,7 +2,7 @@
 
 The contract of :func:`make_loader`:
 
-- Each batch is a dict of :class:`fgav.types.Batch`'s keys (``image`` ``(B,3,S,S)``, the label keys,
+- Each batch is a dict of :class:`fgav.core.types.Batch`'s keys (``image`` ``(B,3,S,S)``, the label keys,
   maps, ``valid``, ``index``, ``path``), collated from the samples that could be read.
 - An image (or map) that exists but cannot be decoded is dropped from its batch; the
   batch's ``skipped`` entry lists the dropped files (paths relative to the data set's
@@ -12,7 +12,7 @@ The contract of :func:`make_loader`:
   ``skip_reasons`` and an empty ``image`` ``(0,3,S,S)``, and no other key. Loops skip
   it with ``if not len(batch["image"]): continue``.
 - A malformed annotation (e.g. a bounding-box file that is not ``x y w h score``) is
-  not skipped: iterating raises :class:`~fgav.errors.FgavError` with its one-line
+  not skipped: iterating raises :class:`~fgav.core.errors.FgavError` with its one-line
   message, in the main process, as if there were no worker processes.
 
 A loop counts what was skipped with :class:`SkipCounter` and reports it at the end::
@@ -38,9 +38,9 @@ from rich.markup import escape
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
+from fgav.core.errors import FgavError
+from fgav.core.types import Batch
 from fgav.data.dataset import UnreadableImageError
-from fgav.errors import FgavError
-from fgav.types import Batch
 
 _ERROR_KEY = "_fgav_error"  # carries a malformed-annotation message out of a worker
 

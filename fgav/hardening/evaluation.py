@@ -25,9 +25,10 @@ import torch
 from rich.table import Table
 
 from fgav.auditing import audit
-from fgav.formatting import markdown_table
-from fgav.errors import FgavError
-from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
+from fgav.core.errors import FgavError
+from fgav.core.formatting import markdown_table
+from fgav.core.model import CLASSIFICATION, MultiTaskModel
+from fgav.factory import load_model
 
 JUDGE_EPSILONS: tuple[float, ...] = (2 / 255, 4 / 255, 8 / 255)
 GRADIENT_ATTACKS: tuple[str, ...] = ("apgd",)

@@ -1,7 +1,7 @@
 """Adversarial fine-tuning of a target with fine-grained examples (``fgav harden``).
 
 Each batch's examples are crafted against the current model, aimed at the chosen parts
-(the bridge of :mod:`fgav.attacks.aiming`; with several parts the samples of a batch are
+(the bridge of :mod:`fgav.core.aiming`; with several parts the samples of a batch are
 dealt out to them in turn, so every part costs what the decision alone costs), with or
 without an augmenter (SFA in push or guide mode, fitted once to the original target).
 The model is then stepped on the multitask loss of Eq. 10 at those examples: every
@@ -40,21 +40,22 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, Subset
 
-from fgav.attacks.aiming import PartObjective
 from fgav.auditing.gradient import run_gradient_attack, runs_natively
-from fgav.devices import resolve_device
-from fgav.errors import FgavError
-from fgav.interfaces import Augmenter
-from fgav.model import CLASSIFICATION, MultiTaskModel, load_model
-from fgav.models import default as default_target
-from fgav.progress import progress_display
+from fgav.core.aiming import PartObjective
+from fgav.core.devices import resolve_device
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import Augmenter
+from fgav.core.model import CLASSIFICATION, MultiTaskModel
+from fgav.core.progress import progress_display
+from fgav.core.types import Batch
+from fgav.factory import load_model
 from fgav.registry import get_augmenter
+from fgav.targets import default as default_target
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, move_batch, prepare_model
 from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, init_distributed
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
-from fgav.types import Batch
 
 DEFAULT_EPSILON = 8 / 255
 DEFAULT_PARTS: tuple[str, ...] = (CLASSIFICATION,)
@@ -527,7 +528,7 @@ def harden(
     Args:
         out: the output directory: checkpoint, ``metrics.jsonl``, resume state.
         checkpoint: the target's checkpoint directory (or give ``backbone``).
-        backbone: harden this backbone's default target (:func:`fgav.models.default`).
+        backbone: harden this backbone's default target (:func:`fgav.targets.default`).
         data: a data set path, or ``synth`` (the embedded SynthSpoof).
         dataset: a ready data set of batch dicts (replaces ``data``/``split``).
         split: the split of ``data`` to train on.

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fgav.interfaces import AuxHead
+from fgav.core.interfaces import AuxHead
 
 
 class LinearHead(AuxHead):

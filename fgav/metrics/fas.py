@@ -16,7 +16,7 @@ a sample with ``score >= threshold`` is judged spoof.
 
 A rate with no sample to count over (no live or no spoof sample) is NaN. Scores are
 compared in float64, as given; a NaN or infinite score, or a label other than exactly
-0 or 1, is refused with an :class:`~fgav.errors.FgavError`.
+0 or 1, is refused with an :class:`~fgav.core.errors.FgavError`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.metrics.stats import wilson_interval
 
 FPR_TARGETS: tuple[float, ...] = (1e-2, 5e-3, 1e-3)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fgav.auditing.result import ALONE, AuditResult, flag_footnotes
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.metrics.stats import ALPHA, format_p
 from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, part_label, rate, text_of
 from fgav.reports.figures import Series, bar_figure, line_figure, png
+
+_EMPTY: Mapping[str, Any] = {}  # the entry of a setting that has none
 
 Setting = tuple[str, Any]  # (attack, epsilon)
 _MAX_LISTED = 50
@@ -51,11 +54,11 @@ def _facts(result: AuditResult) -> list[tuple[str, str]]:
     return facts
 
 
-def _ci(entry: dict[str, Any], key: str, head: str) -> Any:
+def _ci(entry: Mapping[str, Any], key: str, head: str) -> Any:
     return (entry.get(f"{key}_ci") or {}).get(head)
 
 
-def _main_table(result: AuditResult, setting: Setting, rows: list[dict[str, Any]]) -> Table:
+def _main_table(result: AuditResult, setting: Setting, rows: Sequence[Mapping[str, Any]]) -> Table:
     heads = _unique([h for r in rows for h in (r.get("accuracy") or {})])
     first = next((r for r in rows if r.get("clean_accuracy")), {})
     clean: dict[str, Any] = first.get("clean_accuracy") or {}
@@ -92,7 +95,7 @@ def _main_table(result: AuditResult, setting: Setting, rows: list[dict[str, Any]
     )
 
 
-def _change_table(setting: Setting, rows: list[dict[str, Any]]) -> Table:
+def _change_table(setting: Setting, rows: Sequence[Mapping[str, Any]]) -> Table:
     parts = _unique([p for r in rows for p in (r.get("change") or {})])
     return Table(
         title=f"Change of each part: {_setting_title(*setting)}",
@@ -104,7 +107,7 @@ def _change_table(setting: Setting, rows: list[dict[str, Any]]) -> Table:
     )
 
 
-def _keyed_rows(results: list[dict[str, Any]], many_attacks: bool, many_eps: bool) -> tuple[list[str], list[list[str]]]:
+def _keyed_rows(results: Sequence[Mapping[str, Any]], many_attacks: bool, many_eps: bool) -> tuple[list[str], list[list[str]]]:
     """The leading label columns shared by the long tables: part, [attack], [epsilon], augmenter."""
     header = ["Attacked part"] + (["Attack"] if many_attacks else []) + (["ε"] if many_eps else []) + ["Augmenter"]
     rows = [[part_label(r["part"])] + ([str(r.get("attack"))] if many_attacks else [])
@@ -131,8 +134,8 @@ def asr_against_epsilon(result: AuditResult, attack: str) -> bytes | None:
                      if r.get("attack") == attack and r["part"] == part and r.get("augmenter") == aug}
             if found:
                 series.append(Series(f"{part_label(part)}, {aug}",
-                                     [(found.get(e) or {}).get("asr") for e in eps_values],
-                                     [_interval((found.get(e) or {}).get("asr_ci")) for e in eps_values],
+                                     [(found.get(e) or _EMPTY).get("asr") for e in eps_values],
+                                     [_interval((found.get(e) or _EMPTY).get("asr_ci")) for e in eps_values],
                                      colour=i, style=j))
     return png(line_figure(
         title=f"{attack}: attack success rate against ε", x_values=eps_values,
@@ -165,8 +168,8 @@ def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
         for aug in augmenters:
             found = {r["part"]: r for r in results
                      if r.get("attack") == attack and r.get("epsilon") == eps and r.get("augmenter") == aug}
-            bars.append((str(aug), [(found.get(p) or {}).get("asr") for p in parts],
-                         [_interval((found.get(p) or {}).get("asr_ci")) for p in parts]))
+            bars.append((str(aug), [(found.get(p) or _EMPTY).get("asr") for p in parts],
+                         [_interval((found.get(p) or _EMPTY).get("asr_ci")) for p in parts]))
         chart = png(bar_figure(title=f"{_setting_title(attack, eps)}: attack success rate per attacked part",
                                groups=[part_label(p) for p in parts], bars=bars, y_label="Attack success rate"))
         largest = f"; the largest budget, ε = {epsilon(eps)}" if len(eps_values) > 1 else ""
@@ -176,7 +179,7 @@ def _figures(result: AuditResult, settings: list[Setting]) -> list[Figure]:
     return figures
 
 
-def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+def _pairs(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any], str, Mapping[str, Any]]]:
     """The comparisons worth testing among one setting's entries: each augmenter against none, a push
     augmenter against its S(x) alone, and an augmenter's push mode against its guide mode."""
     by_aug = {str(r.get("augmenter")): r for r in rows}
@@ -191,7 +194,7 @@ def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str, d
     return pairs
 
 
-def _comparisons(results: list[dict[str, Any]], many_attacks: bool, many_eps: bool) -> Section | None:
+def _comparisons(results: Sequence[Mapping[str, Any]], many_attacks: bool, many_eps: bool) -> Section | None:
     """McNemar's paired test of the augmenters' ASRs on the same samples; None where there is no pair."""
     header = ["Attacked part"] + (["Attack"] if many_attacks else []) + (["ε"] if many_eps else [])
     rows = []
@@ -222,7 +225,7 @@ def _comparisons(results: list[dict[str, Any]], many_attacks: bool, many_eps: bo
 
 def audit_report(result: AuditResult, *, source: str = "") -> Report:
     """The report of an audit: facts, Tab. 4/5 and 6 per (attack, epsilon), distortion, FAS, breakdown."""
-    results = [r for r in result.results if isinstance(r, dict) and "part" in r]
+    results = list(result.results)
     # Rows of one part sit together (with and without each augmenter), as in the paper's tables.
     part_order = {p: i for i, p in enumerate(_unique([r["part"] for r in results]))}
     aug_order = {a: i for i, a in enumerate(_unique([r.get("augmenter") for r in results]))}
@@ -251,7 +254,7 @@ def audit_report(result: AuditResult, *, source: str = "") -> Report:
         alone_rows = result.alone_rows()
         _, alone_keys = _keyed_rows(alone_rows, many_attacks, many_eps)
 
-        def distortion_row(k: list[str], r: dict[str, Any]) -> list[str]:
+        def distortion_row(k: list[str], r: Mapping[str, Any]) -> list[str]:
             d = r.get("distortion") or {}
             return [*k, number(d.get("linf")), number(d.get("l2")), number(d.get("l0"), 1)]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fgav.auditing.result import _PART_LABELS
-from fgav.formatting import format_epsilon, format_number, format_rate
+from fgav.core.formatting import format_epsilon, format_number, format_rate
 
 
 @dataclass

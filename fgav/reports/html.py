@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from fgav.core.version import __version__
 from fgav.reports.document import Figure, Report, Table
 from fgav.reports.figures import SCALE
-from fgav.version import __version__
 
 _CSS = """
 :root { color-scheme: light; }

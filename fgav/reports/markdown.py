@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fgav.formatting import markdown_cell as _cell
-from fgav.formatting import markdown_line as _line
-from fgav.formatting import markdown_table
+from fgav.core.formatting import markdown_cell as _cell, markdown_line as _line, markdown_table
 from fgav.reports.document import Report, Table
 
 

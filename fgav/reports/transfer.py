@@ -6,9 +6,9 @@ from typing import Any
 
 from fgav.auditing.flags import with_mark
 from fgav.auditing.result import flag_footnotes
-from fgav.auditing.transfer import TransferResult
 from fgav.reports.document import Figure, Report, Section, Table, epsilon, number, text_of
 from fgav.reports.figures import heat_figure, png
+from fgav.transfer import TransferResult
 
 _MAX_LISTED = 50
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fgav.reproduce.runner import reproduce
+from fgav.reproduce.study import reproduce
 from fgav.reproduce.tables import ReproducedTable
 
 __all__ = ["ReproducedTable", "reproduce"]

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fgav.auditing import AuditResult
-from fgav.auditing.transfer import TransferResult
-from fgav.errors import FgavError
-from fgav.io import safe_name
+from fgav.auditing.result import AuditEntry
+from fgav.core.errors import FgavError
+from fgav.core.io import safe_name
 from fgav.registry import list_augmenters
 from fgav.reproduce import paper
 from fgav.reproduce.hardening import hardening_jobs, hardening_table
 from fgav.reproduce.jobs import Job, Result, Setting, unique_jobs
 from fgav.reproduce.tables import Comparison, Interval, ReproducedTable
+from fgav.transfer import TransferResult
 
 EPS = 8 / 255
 # Our budgets for the paper's rows whose epsilons its text lost (documented in docs/reproduce.md).
@@ -79,24 +80,29 @@ def _asr(result: AuditResult, **where: Any) -> float | None:
     return found[0]["asr"] if found else None
 
 
-def _entry(result: AuditResult, **where: Any) -> dict[str, Any] | None:
+def _first(found: Sequence[AuditEntry]) -> Mapping[str, Any]:
+    """The first entry found, or an empty mapping (a job that did not run)."""
+    return found[0] if found else {}
+
+
+def _entry(result: AuditResult, **where: Any) -> AuditEntry | None:
     found = result.find(**where)
     return found[0] if found else None
 
 
-def _flags(entry: dict[str, Any] | None) -> list[dict[str, str]]:
+def _flags(entry: Mapping[str, Any] | None) -> list[dict[str, str]]:
     """The attack-failure flags of the result a cell comes from (its mark in the table)."""
     return list((entry or {}).get("flags") or [])
 
 
-def _rate(entry: dict[str, Any] | None) -> tuple[float | None, Interval]:
+def _rate(entry: Mapping[str, Any] | None) -> tuple[float | None, Interval]:
     if entry is None:
         return None, None
     interval = entry.get("asr_ci")
     return entry.get("asr"), list(interval) if isinstance(interval, (list, tuple)) else None
 
 
-def _compare(row: str, a: tuple[str, dict[str, Any] | None], b: tuple[str, dict[str, Any] | None]
+def _compare(row: str, a: tuple[str, Mapping[str, Any] | None], b: tuple[str, Mapping[str, Any] | None]
              ) -> list[Comparison]:
     """McNemar's test of two cells of a row, where both were measured with per-sample outcomes."""
     if a[1] is None or b[1] is None:
@@ -191,7 +197,7 @@ def tab2(s: Setting, results: Results) -> ReproducedTable:
         flags.append([_flags(entry), [], [], []])
         alone = entry.get("alone") if entry is not None and isinstance(entry.get("alone"), dict) else None
         (asr, ci), (alone_asr, alone_ci) = _rate(entry), _rate(alone)
-        ours.append([asr, alone_asr, (entry or {}).get("distortion", {}).get("l2"),
+        ours.append([asr, alone_asr, (entry.distortion if entry is not None else {}).get("l2"),
                      (alone or {}).get("distortion", {}).get("l2")])
         intervals.append([ci, alone_ci, None, None])
         if name != "none":
@@ -235,7 +241,7 @@ def tab3(s: Setting, results: Results) -> ReproducedTable:
         tests += (_compare(label, (TAB3_COLUMNS[2], with_lbp), (TAB3_COLUMNS[0], without))
                   + _compare(label, (TAB3_COLUMNS[0], without), (TAB3_COLUMNS[1], alone[0]))
                   + _compare(label, (TAB3_COLUMNS[2], with_lbp), (TAB3_COLUMNS[3], alone[1])))
-        samples = max(samples, int((with_lbp or {}).get("n_right_clean") or 0))
+        samples = max(samples, int((with_lbp.n_right_clean if with_lbp is not None else 0) or 0))
     return ReproducedTable("tab3", f"Tab. 3: ASR of {s.main} with SFA, without and with the LBP texture filter",
                            list(TAB3_COLUMNS), [a[0] for a in TAB3_ATTACKS], ours,
                            [[paper.TAB3[a[0]][0], None, paper.TAB3[a[0]][1], None, None] for a in TAB3_ATTACKS],
@@ -277,7 +283,7 @@ def tab5(s: Setting, results: Results) -> ReproducedTable:
     rows = ["Original accuracy", *[PART_NAMES[p] for p in paper.PARTS]]
     first = {n: audits[n].find(part="classification", augmenter="sfa", epsilon=EPS) for n in names}
     ours = [[first[n][0]["clean_accuracy"].get("classification") if first[n] else None for n in names]]
-    ours += [[(audits[n].find(part=p, augmenter="sfa", epsilon=EPS) or [{}])[0].get("accuracy", {})
+    ours += [[_first(audits[n].find(part=p, augmenter="sfa", epsilon=EPS)).get("accuracy", {})
               .get("classification")
               for n in names] for p in paper.PARTS]
     cols = [_paper_column(n) for n in names]
@@ -292,7 +298,7 @@ def tab6(s: Setting, results: Results) -> ReproducedTable:
     audits = _backbone_audits(s, results)
     names = list(s.targets)
     parts = [p for p in paper.PARTS if p != "classification"]
-    ours = [[(audits[n].find(part="classification", augmenter="none", epsilon=EPS) or [{}])[0].get("change", {})
+    ours = [[_first(audits[n].find(part="classification", augmenter="none", epsilon=EPS)).get("change", {})
              .get(p)
              for n in names] for p in parts]
     cols = [_paper_column(n) for n in names]

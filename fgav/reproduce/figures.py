@@ -10,18 +10,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from fgav.attacks.aiming import PartObjective
 from fgav.auditing import AuditResult
 from fgav.auditing.gradient import run_gradient_attack
+from fgav.core.aiming import PartObjective
+from fgav.core.interfaces import Augmenter
+from fgav.core.model import CLASSIFICATION, MultiTaskModel, spoof_probability
+from fgav.core.types import Batch
 from fgav.data import open_dataset
-from fgav.interfaces import Augmenter
-from fgav.model import CLASSIFICATION, MultiTaskModel, spoof_probability
 from fgav.registry import create_attack, get_augmenter
 from fgav.reports.audit import asr_against_epsilon
 from fgav.reproduce.experiments import parts_job
 from fgav.reproduce.jobs import Setting
 from fgav.sfa.figure import pick_examples, sfa_figure
-from fgav.types import Batch
 
 if TYPE_CHECKING:
     from foolbox.attacks.gradient_descent_base import BaseGradientDescent

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
+from fgav.core.io import write_atomically
+from fgav.core.model import MultiTaskModel
 from fgav.hardening import GRADIENT_ATTACKS, GRADIENT_FREE_ATTACKS, Judgement, harden, judge
 from fgav.hardening.evaluation import budget
-from fgav.io import write_atomically
-from fgav.model import MultiTaskModel
 from fgav.reproduce.jobs import Setting
 from fgav.reproduce.tables import ReproducedTable
 from fgav.train.checkpointing import STATE_FILE, load_state

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from fgav.auditing import AuditResult, audit
-from fgav.auditing.transfer import TransferResult, transfer
-from fgav.errors import FgavError
-from fgav.model import MultiTaskModel
+from fgav.core.errors import FgavError
+from fgav.core.model import MultiTaskModel
 from fgav.registry import create_attack
+from fgav.transfer import TransferResult, transfer
 
 Result = AuditResult | TransferResult
 
@@ -47,7 +47,7 @@ class Setting:
 class Job:
     """One audit of one target (``kind="audit"``) or the transfer among all targets (``"transfer"``).
 
-    ``options`` are :func:`fgav.audit`'s (or :func:`~fgav.auditing.transfer.transfer`'s)
+    ``options`` are :func:`fgav.audit`'s (or :func:`~fgav.transfer.transfer`'s)
     keyword options, plus ``sfa_options`` that override the setting's SFA options.
     """
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fgav.auditing.flags import with_mark
 from fgav.auditing.result import flag_footnotes
-from fgav.formatting import format_number, format_rate, markdown_line, markdown_table
+from fgav.core.formatting import format_number, format_rate, markdown_line, markdown_table
 from fgav.metrics.stats import ALPHA, McNemar, format_p
 
 Interval = list[float] | None

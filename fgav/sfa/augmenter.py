@@ -14,19 +14,19 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import Augmenter, Batch
+from fgav.core.io import write_atomically
+from fgav.core.model import load_weights
+from fgav.core.progress import progress_display
+from fgav.core.version import __version__
 from fgav.data import make_loader, open_dataset
-from fgav.errors import FgavError
-from fgav.interfaces import Augmenter, Batch
-from fgav.io import write_atomically
-from fgav.model import load_weights
-from fgav.progress import progress_display
 from fgav.sfa.lbp import lbp
 from fgav.sfa.training import train_sfa
 from fgav.sfa.vae import MapVAE
-from fgav.version import __version__
 
 if TYPE_CHECKING:
-    from fgav.model import MultiTaskModel
+    from fgav.core.model import MultiTaskModel
 
 WEIGHTS_FILE, CONFIG_FILE = "sfa.safetensors", "sfa.json"
 DEFAULT_ALPHA = 8 / 255
@@ -282,7 +282,7 @@ def _balanced_subset(dataset: Any, limit: int) -> Any:
 def sfa_for(
     model: MultiTaskModel,
     *,
-    data: str | Path | Iterable[Batch] | None = None,
+    data: str | Path | torch.utils.data.Dataset | Iterable[Batch] | None = None,
     alpha: float | None = None,
     texture: bool | None = None,
     latent_dim: int | None = None,

@@ -15,8 +15,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from fgav.errors import FgavError
-from fgav.model import spoof_probability
+from fgav.core.errors import FgavError
+from fgav.core.model import spoof_probability
 
 if TYPE_CHECKING:
     from fgav.sfa.augmenter import SFA

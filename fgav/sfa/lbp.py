@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 # scikit-image's rgb2gray weights (ITU-R BT.709).
 GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)

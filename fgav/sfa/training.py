@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fgav.errors import FgavError
-from fgav.interfaces import Batch, device_of
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import Batch, device_of
 from fgav.sfa.vae import kl_divergence
 
 if TYPE_CHECKING:
-    from fgav.model import MultiTaskModel
+    from fgav.core.model import MultiTaskModel
     from fgav.sfa.augmenter import SFA
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 HIDDEN: tuple[int, ...] = (32, 64, 128, 256, 512)
 

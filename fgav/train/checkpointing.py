@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from fgav.errors import FgavError
-from fgav.model import CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel
+from fgav.core.errors import FgavError
+from fgav.core.model import CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel
 
 STATE_FILE = "train_state.pt"
 METRICS_FILE = "metrics.jsonl"

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 
 @dataclass(frozen=True)

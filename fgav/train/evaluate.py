@@ -17,14 +17,15 @@ import torch
 from rich.console import Console
 from torch.utils.data import Dataset, Subset
 
-from fgav.devices import resolve_device
-from fgav.errors import FgavError
+from fgav.core.devices import resolve_device
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import AuxHead
+from fgav.core.model import CLASSIFICATION, MultiTaskModel, check_images, spoof_probability
+from fgav.core.progress import progress_display
+from fgav.factory import load_model
 from fgav.heads.maps import MapHead
-from fgav.interfaces import AuxHead
 from fgav.metrics.fas import fas_metrics
-from fgav.model import CLASSIFICATION, MultiTaskModel, check_images, load_model, spoof_probability
 from fgav.train.accel import autocast, move_batch
-from fgav.progress import progress_display
 from fgav.train.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 

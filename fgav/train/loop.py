@@ -12,13 +12,13 @@ import torch
 from rich.console import Console
 from torch.utils.data import Dataset
 
-from fgav.devices import resolve_device
-from fgav.errors import FgavError
+from fgav.core.devices import resolve_device
+from fgav.core.errors import FgavError
 from fgav.train import checkpointing as ckpt
 from fgav.train.distributed import init_distributed, on_main
 from fgav.train.recipe import Recipe, default_recipe
-from fgav.train.runner import NonFiniteLossError, Runner, StepCallback, select_heads
 from fgav.train.sources import limit_dataset, open_data
+from fgav.train.trainer import NonFiniteLossError, Runner, StepCallback, select_heads
 
 __all__ = ["NonFiniteLossError", "TrainResult", "select_heads", "train"]
 

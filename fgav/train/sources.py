@@ -7,13 +7,12 @@ from typing import Any
 
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
+from fgav.data import make_loader, open_dataset
 
 
 def open_data(data: str, *, split: str, image_size: int, limit: int | None) -> Dataset:
     """Open a data set (a path or ``synth``) at a split and size, keeping its first ``limit``."""
-    from fgav.data import open_dataset
-
     dataset = open_dataset(data, split=split, image_size=image_size)
     return limit_dataset(dataset, limit)
 
@@ -49,8 +48,6 @@ def make_data_loader(
     pin_memory: bool = False,
 ) -> DataLoader:
     """fgav's loader (a collate that skips unreadable images) over a sampler."""
-    from fgav.data import make_loader
-
     if num_workers < 0:
         raise FgavError(f"--workers must be 0 or more, not {num_workers}")
     return make_loader(

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 import fgav
-from fgav.options import DEFAULT_RANGES, MAX_COUNT, Range, check_attack_options, follow_steps
 from fgav.builtin import fgav_attacks
 from fgav.cli import add_plugin_commands, cli
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
+from fgav.core.options import DEFAULT_RANGES, MAX_COUNT, Range, check_attack_options, follow_steps
 from fgav.registry import get_attack
 from tests.train.tiny import write_tiny_tree
 
@@ -156,7 +156,7 @@ def test_cli_prints_one_line(tree_and_model: tuple[str, str], pair: str) -> None
 
 
 def test_the_reproduce_profiles_build_and_their_step_sizes_follow() -> None:
-    from fgav.reproduce.runner import FULL, QUICK
+    from fgav.reproduce.study import FULL, QUICK
 
     for profile in (QUICK, FULL):
         for name, options in profile["attacks"].items():

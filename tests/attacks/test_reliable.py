@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import fgav  # noqa: E402
-from fgav.attacks.aiming import PartObjective  # noqa: E402
+from fgav.core.aiming import PartObjective  # noqa: E402
 from fgav.attacks.apgd import APGDAttack  # noqa: E402
 from fgav.attacks.reliable import ReliableAttack  # noqa: E402
 from fgav.attacks.scoring import logits_scorer  # noqa: E402

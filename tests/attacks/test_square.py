@@ -13,7 +13,7 @@ import torch  # noqa: E402
 import fgav  # noqa: E402
 from fgav.attacks.scoring import logits_scorer  # noqa: E402
 from fgav.attacks.square import SquareAttack, window_share  # noqa: E402
-from fgav.errors import FgavError  # noqa: E402
+from fgav.core.errors import FgavError  # noqa: E402
 from tests.attacks.brightness import Quantized, brightness_data, counting, train_brightness  # noqa: E402
 
 EPS = 8 / 255

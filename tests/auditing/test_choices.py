@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fgav.auditing.choices import parse_epsilons, parse_names, unique, unique_epsilons
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 
 @pytest.mark.parametrize(("given", "expected"), [

@@ -13,8 +13,8 @@ import torch
 
 import fgav
 from fgav.auditing import audit
-from fgav.errors import FgavError
-from fgav.model import DEFAULT_HEADS
+from fgav.core.errors import FgavError
+from fgav.core.model import DEFAULT_HEADS
 from tests.train.tiny import write_tiny_tree
 
 # Options that keep each built-in attack to a few model calls; third-party attacks use theirs.
@@ -48,7 +48,7 @@ def test_every_attack_on_every_builtin_part(attack: str, tiny_target: fgav.Multi
 
 def test_fgsm_on_the_live_spoof_head_equals_torchattacks(tiny_target: fgav.MultiTaskModel, tiny_data) -> None:
     torchattacks = pytest.importorskip("torchattacks")
-    from fgav.attacks.aiming import PartObjective
+    from fgav.core.aiming import PartObjective
     from fgav.auditing.gradient import run_gradient_attack
 
     batch = torch.utils.data.default_collate([tiny_data[i] for i in range(16)])
@@ -211,7 +211,7 @@ def test_an_augmenter_that_overrides_wrap_is_not_bypassed(tiny_target, tiny_data
 
 def test_transfer_and_audit_share_their_set_up(tiny_target, tiny_data) -> None:
     """Transfer accepts what audit accepts: a data set without limit() and sfa:guide-style modes."""
-    from fgav.auditing.transfer import transfer
+    from fgav.transfer import transfer
 
     class Shift(fgav.Augmenter):
         """Brightens every image by 0.05."""

@@ -223,7 +223,7 @@ def test_an_interrupted_audit_resumes_to_the_same_flags(masked, tiny_data, tmp_p
 
 
 def test_transfer_entries_carry_their_source_attacks_flags(masked, tiny_target, tiny_data) -> None:
-    from fgav.auditing.transfer import transfer
+    from fgav.transfer import transfer
 
     result = transfer({"masked": masked, "plain": tiny_target}, tiny_data.limit(16), attack="pgd", eps=[8 / 255],
                       augmenters=["none"], attack_options={"steps": 2}, device="cpu")

@@ -6,8 +6,8 @@ import foolbox as fb
 import torch
 
 import fgav
-from fgav.attacks.aiming import PartObjective, aimed_model
 from fgav.auditing.gradient import run_gradient_attack, runs_natively
+from fgav.core.aiming import PartObjective, aimed_model
 from tests.conftest import make_batch
 
 EPSILONS = [1 / 255, 4 / 255, 8 / 255]

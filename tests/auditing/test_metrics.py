@@ -10,7 +10,7 @@ import torch
 
 import fgav
 from fgav.auditing.metrics import MetricAccumulator, distortion, relative_change
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.metrics import wilson_interval
 
 

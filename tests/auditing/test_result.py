@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from fgav.auditing.result import SCHEMA_VERSION, AuditResult
-from fgav.errors import FgavError
+from fgav.auditing.result import SCHEMA_VERSION, AuditEntry, AuditResult
+from fgav.core.errors import FgavError
 from fgav.metrics import wilson_interval
 from fgav.reports import write_report
 
@@ -109,3 +109,33 @@ def test_markdown_is_escaped_alike_by_audit_and_report(tmp_path: Path) -> None:
             elif widths:
                 assert len(set(widths)) == 1, widths
                 widths = []
+
+
+def test_entries_are_typed_and_read_as_their_json_form(tmp_path: Path) -> None:
+    result = _result()
+    entry = result.results[1]
+    assert isinstance(entry, AuditEntry)
+    assert (entry.part, entry.augmenter, entry.n_flipped, entry.flags[0]["code"]) == (PIPE_PART, "sfa", 30, "unstable")
+    assert entry.key == (PIPE_PART, "fgsm", 8 / 255, "sfa")
+    assert entry["asr"] == entry.asr == 0.5 and entry.get("alone") is entry.alone
+    # A field that is None is absent from the mapping, as it is from the JSON.
+    assert result.results[0].alone is None and "alone" not in result.results[0]
+    assert "alone" not in json.loads(result.to_json())["results"][0]
+    back = AuditResult.from_json(tmp_path / "r.json") if result.to_json(tmp_path / "r.json") else None
+    assert back is not None and [dict(r) for r in back.results] == [dict(r) for r in result.results]
+
+
+def test_unknown_keys_are_kept_and_written_back() -> None:
+    entry = AuditEntry.from_mapping({**_entry("none", "1100"), "added_by_a_newer_fgav": {"x": 1}})
+    assert entry.extra == {"added_by_a_newer_fgav": {"x": 1}} and entry["added_by_a_newer_fgav"] == {"x": 1}
+    assert json.loads(AuditResult([entry]).to_json())["results"][0]["added_by_a_newer_fgav"] == {"x": 1}
+    with pytest.raises(KeyError):
+        entry["no_such_key"]
+
+
+@pytest.mark.parametrize("key", ["part", "attack", "epsilon", "augmenter"])
+def test_an_entry_without_what_names_it_is_refused(key: str) -> None:
+    values = _entry("none", "1100")
+    del values[key]
+    with pytest.raises(FgavError, match=key):
+        AuditResult([values])

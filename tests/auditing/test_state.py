@@ -9,7 +9,7 @@ import pytest
 
 from fgav.auditing import audit
 from fgav.auditing.state import load_state
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 GOOD = {"fingerprint": {}, "batches_done": 1, "accumulators": [], "skipped": []}
 

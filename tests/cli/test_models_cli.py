@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from fgav.cli import add_plugin_commands, cli
-from fgav.models import RECORD_FILE, default_checkpoint
+from fgav.targets import RECORD_FILE, default_checkpoint
 
 
 def _fake_target(backbone: str, *, accuracy: float) -> Path:

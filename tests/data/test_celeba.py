@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from fgav.core.errors import FgavError
 from fgav.data import CelebASpoofDataset, FASDataset, make_loader, open_dataset
 from fgav.data.testing import boxed_image, label, write_image
-from fgav.errors import FgavError
 
 LIVE = label(spoof=0, attrs=(15, 31))
 SPOOF = label(spoof=1, spoof_type=8, illumination=3, environment=2)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from fgav.core.errors import FgavError
 from fgav.data import FolderDataset, open_dataset
 from fgav.data.testing import write_folder, write_image
-from fgav.errors import FgavError
 
 
 def test_binary_labels_keys_and_order(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from PIL import Image
 from rich.console import Console
 from torch.utils.data import Subset
 
+from fgav.core.errors import FgavError
 from fgav.data import SkipCounter, UnreadableImageError, make_loader, open_dataset
 from fgav.data.testing import label, write_folder, write_tree
-from fgav.errors import FgavError
 
 
 def corrupt_tree(root: Path) -> Path:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fgav.core.errors import FgavError
 from fgav.data.labels import ATTRIBUTE_NAMES, LABEL_LENGTH
 from fgav.data.synth import generate, render_sample
-from fgav.errors import FgavError
 
 EYEGLASSES = ATTRIBUTE_NAMES.index("Eyeglasses")
 

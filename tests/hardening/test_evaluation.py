@@ -11,10 +11,10 @@ import torch
 from torch import Tensor, nn
 
 import fgav
-from fgav.attacks.aiming import PartObjective, foolbox_model
-from fgav.errors import FgavError
+from fgav.core.aiming import PartObjective, foolbox_model
+from fgav.core.errors import FgavError
+from fgav.core.model import MultiTaskModel
 from fgav.hardening import GRADIENT_ATTACKS, GRADIENT_FREE_ATTACKS, Judgement, judge, masking_verdicts, robust_accuracy
-from fgav.model import MultiTaskModel
 from tests.hardening.tiny import train_target
 from tests.train.tiny import ToyFAS
 

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 import fgav
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.hardening import craft, harden, judge
 from fgav.hardening.trainer import HardenRecipe, split_holdout
 from fgav.train.checkpointing import METRICS_FILE, STATE_FILE, load_state

@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from fgav.errors import FgavError
-from fgav.metrics import (fas_counts, fas_intervals, fas_metrics, roc_points, threshold_at_fpr, tpr_at_fpr,
-                          tpr_at_fpr_roc)
+from fgav.core.errors import FgavError
+from fgav.metrics import (
+    fas_counts,
+    fas_intervals,
+    fas_metrics,
+    roc_points,
+    threshold_at_fpr,
+    tpr_at_fpr,
+    tpr_at_fpr_roc,
+)
 
 
 def celeba_spoof_tpr(scores: list[float], labels: list[int], fpr: float) -> float:

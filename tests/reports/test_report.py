@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from fgav.auditing.result import AuditResult
-from fgav.auditing.transfer import TransferResult
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.reports import build_report, load_result, render_html, write_report
+from fgav.transfer import TransferResult
 
 EVIL = "<script>alert(1)</script>"
 PARTS = ("depth", EVIL)

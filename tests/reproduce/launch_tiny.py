@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from fgav.reproduce import reproduce, runner
+from fgav.reproduce import reproduce, study as runner
 
 if __name__ == "__main__":
     torch.set_num_threads(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fgav import build_model
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.reproduce.experiments import EXPERIMENTS, SWEEP_EPS, parts_job, plan
 from fgav.reproduce.jobs import Job, Setting, attack_steps, job_cost, model_flops, unique_jobs
 

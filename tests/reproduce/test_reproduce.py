@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fgav.errors import FgavError
-from fgav.reproduce import ReproducedTable, reproduce, runner
+from fgav.core.errors import FgavError
+from fgav.reproduce import ReproducedTable, reproduce, study as runner
 
 TINY = {
     "train_epochs": 1, "train_limit": None, "test_limit": 8, "sfa": {"epochs": 1},

@@ -8,7 +8,7 @@ from typing import Any
 
 from fgav.auditing.result import AuditResult
 from fgav.metrics import wilson_interval
-from fgav.reproduce import experiments, runner
+from fgav.reproduce import experiments, study as runner
 from fgav.reproduce.experiments import SFA_COLUMNS, TAB1_AUDITS
 from fgav.reproduce.jobs import Setting
 from fgav.reproduce.tables import ReproducedTable

@@ -10,7 +10,7 @@ import torch
 from skimage.color import rgb2gray
 from skimage.feature import local_binary_pattern
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.sfa import lbp
 
 

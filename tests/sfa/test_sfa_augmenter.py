@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import fgav
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.sfa import SFA, sfa_for
 from tests.sfa.conftest import batches, make_task
 

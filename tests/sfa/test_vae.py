@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.sfa import SFA, MapVAE, kl_divergence, lbp
 from fgav.sfa.vae import HIDDEN
 

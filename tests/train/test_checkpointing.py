@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.train import checkpointing, train
 from fgav.train.checkpointing import METRICS_FILE, STAGING_DIR, STATE_FILE, load_state, read_metrics
 from tests.train.kill_run import TINY

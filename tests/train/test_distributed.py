@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fgav.errors import FgavError
-from fgav.train.distributed import DistContext, ResumableSampler, gather_objects, shard_indices
+from fgav.core.errors import FgavError
 from fgav.train import train
+from fgav.train.distributed import DistContext, ResumableSampler, gather_objects, shard_indices
 from tests.train.tiny import ToyFAS, write_tiny_tree
 
 

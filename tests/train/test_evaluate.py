@@ -26,7 +26,7 @@ def test_metrics_match_a_hand_computation(model: fgav.MultiTaskModel) -> None:
     with torch.no_grad():
         out = model(batch["image"])
     spoof = batch["spoof"].numpy()
-    p = fgav.model.spoof_probability(out).numpy()
+    p = fgav.core.model.spoof_probability(out).numpy()
     assert result["n"] == 21
     assert result["accuracy"]["classification"] == pytest.approx(float(((p >= 0.5) == spoof).mean()))
     st = (out["spoof_type"].argmax(1) == batch["spoof_type"]).float().mean()

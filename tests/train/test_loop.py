@@ -12,7 +12,7 @@ from rich.console import Console
 from safetensors.torch import load_file
 
 import fgav
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.train import NonFiniteLossError, train
 from fgav.train.checkpointing import METRICS_FILE, STATE_FILE, load_state
 from tests.train.tiny import ToyFAS
@@ -29,7 +29,7 @@ def test_the_loss_falls_and_the_run_is_a_checkpoint(tmp_path: Path) -> None:
     lines = (tmp_path / "run" / METRICS_FILE).read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
     model = fgav.load_model(tmp_path / "run")
-    assert model.head_names == list(fgav.model.DEFAULT_HEADS)
+    assert model.head_names == list(fgav.core.model.DEFAULT_HEADS)
     assert model.config["training"]["epochs"] == 4
     # The resume state reads back with weights_only=True (load_state uses nothing else).
     state = load_state(tmp_path / "run")
@@ -118,7 +118,7 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_data_without_live_spoof_labels_is_refused() -> None:
-    from fgav.train.runner import select_heads
+    from fgav.train.trainer import select_heads
 
     with pytest.raises(FgavError, match="no live/spoof labels"):
         select_heads(None, frozenset({"image", "depth"}), note=print)
@@ -148,7 +148,7 @@ def test_a_batch_of_one_trains_with_batch_norm_frozen(tmp_path: Path) -> None:
 
 
 def test_batch_norm_is_frozen_only_inside_and_only_where_asked() -> None:
-    from fgav.train.runner import batch_norm_frozen
+    from fgav.train.trainer import batch_norm_frozen
 
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5)).train()
     with batch_norm_frozen(model, enabled=True):

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fgav.core.errors import FgavError
+from fgav.core.io import check_writable, reason
 from fgav.data.labels import ENVIRONMENT_INDEX, ILLUMINATION_INDEX, SPOOF_TYPE_INDEX
 from fgav.data.synth.identity import Subject, sample_subject
 from fgav.data.synth.sample import DEFAULT_DIFFICULTY, render_sample
-from fgav.errors import FgavError
-from fgav.io import check_writable, reason
 
 BB_FRAME = 224  # CelebA-Spoof's boxes are given in a 224 x 224 frame
 BB_SCORE = 0.99

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 import fgav
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav_augment import transforms as T
 
 NAMES = ["vflip", "hflip", "rotate30", "brightness", "hue", "ensemble"]

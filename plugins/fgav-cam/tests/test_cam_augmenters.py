@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 import fgav
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav_cam import CAMAugmenter
 
 NAMES = ["gradcam", "gradcam++", "scorecam", "ablationcam", "eigencam", "layercam"]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import torch
 from fgav import Augmenter
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from torch import Tensor
 
 from fgav_augment import transforms as T

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 from fgav import Augmenter
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from fgav.model import MultiTaskModel
+    from fgav.core.model import MultiTaskModel
 
 DEFAULT_ALPHA = 8 / 255  # as SFA's
 CLASSIFICATION = "classification"

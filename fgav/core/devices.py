@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import fgav
-from fgav.attacks.aiming import PartObjective
 from fgav.auditing.gradient import run_gradient_attack
-from fgav.auditing.transfer import transfer
-from fgav.errors import FgavError
+from fgav.core.aiming import PartObjective
+from fgav.core.errors import FgavError
+from fgav.transfer import transfer
 from tests.auditing.conftest import train_tiny
 
 

@@ -1,6 +1,6 @@
 """The embedded default target models: one per backbone, trained once on SynthSpoof.
 
-``fgav.models.default("resnet18")`` returns the default target of a backbone: the model
+``fgav.targets.default("resnet18")`` returns the default target of a backbone: the model
 trained with the default recipe (:func:`fgav.train.default_recipe`) on the train split
 of the embedded SynthSpoof, at the image size asked. Where the user cache
 (``$FGAV_CACHE``, default ``~/.cache/fgav``) lacks it, it is trained there first, with
@@ -23,12 +23,13 @@ from typing import Any, cast
 import torch
 from rich.console import Console
 
+from fgav.core.devices import resolve_device
+from fgav.core.errors import FgavError
+from fgav.core.io import safe_name, write_atomically
+from fgav.core.model import CLASSIFICATION, CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel
+from fgav.core.progress import format_duration
 from fgav.data.cache import cache_dir, default_difficulty
-from fgav.devices import resolve_device
-from fgav.errors import FgavError
-from fgav.io import safe_name, write_atomically
-from fgav.model import CLASSIFICATION, CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel, load_model
-from fgav.progress import format_duration
+from fgav.factory import load_model
 from fgav.registry import get_backbone
 from fgav.train import default_recipe, evaluate, sources, train
 from fgav.train.distributed import single_process
@@ -94,11 +95,31 @@ def default(
             accuracy = record.get("test_accuracy")
             known = f", live/spoof accuracy {accuracy:.3f} on SynthSpoof's test split" if accuracy is not None else ""
             console.print(f"Using the cached default {backbone} target ({target}{known})", highlight=False)
-    else:
-        _train_default(
-            backbone, target=target, image_size=image_size, device=resolved, progress=progress, console=console
-        )
-    return load_model(target, device=resolved)
+        return load_model(target, device=resolved)
+    _train_default(backbone, target=target, image_size=image_size, device=resolved, progress=progress, console=console)
+    model = load_model(target, device=resolved)
+    _fit_default_sfa(model, progress=progress, console=console)
+    return model
+
+
+DEFAULT_SFA_TRAINING: dict[str, int] = {"epochs": 2, "limit": 1000}
+"""How the SFA module of a default target is trained right after the target: 2 epochs over
+1,000 training images (a third of ``sfa_for``'s default of 3 epochs over all 2,000), so
+that the first audit's number comes within minutes. Audits find it stored and reuse it."""
+
+
+def _fit_default_sfa(model: MultiTaskModel, *, progress: bool, console: Console) -> None:
+    """Train and store a new default target's SFA module with :data:`DEFAULT_SFA_TRAINING`."""
+    if progress:
+        console.print(f"Training the default target's SFA module ({DEFAULT_SFA_TRAINING['epochs']} epochs over "
+                      f"{DEFAULT_SFA_TRAINING['limit']:,} training images) for the audit's SFA rows", highlight=False)
+    # Imported here: `import fgav` (which imports this module) must not load the SFA stack.
+    from fgav.sfa import sfa_for
+
+    size = int(model.config.get("image_size", 64))
+    data = sources.open_data("synth", split="train", image_size=size, limit=None)
+    with single_process():
+        sfa_for(model, data=data, epochs=DEFAULT_SFA_TRAINING["epochs"], limit=DEFAULT_SFA_TRAINING["limit"])
 
 
 RECORD_FILE = "default.json"
@@ -114,22 +135,29 @@ def read_record(checkpoint: Path) -> dict[str, Any]:
 
 
 class _Estimate:
-    """Says once, after the first few training steps, how long the whole training will take."""
+    """Says once, after the first batches, how long the whole training will take.
 
-    def __init__(self, *, total_steps: int, say: Callable[[str], None], after: int = 3) -> None:
-        self.total_steps, self.say, self.after = total_steps, say, after
+    The first ``warmup`` steps are not timed: they pay for allocations and kernel
+    selection (on the 2-core CPU the first few steps took over three times a later one's,
+    which made an estimate from them three times too long). The next ``after`` are.
+    """
+
+    def __init__(self, *, total_steps: int, say: Callable[[str], None], warmup: int = 5, after: int = 10) -> None:
+        # A short run (a tiny data set) still gets its estimate: fewer steps skipped and timed.
+        warmup, after = min(warmup, max(total_steps // 10, 1)), min(after, max(total_steps // 5, 1))
+        self.total_steps, self.say, self.warmup, self.after = total_steps, say, warmup, after
         self.seen = 0
         self.started: float | None = None
 
     def __call__(self, epoch: int, step: int, loss: float) -> None:
         self.seen += 1
-        if self.seen == 1:  # the first step pays for warm-up: time from its end
+        if self.seen == self.warmup:
             self.started = time.perf_counter()
-        elif self.seen == self.after + 1 and self.started is not None:
+        elif self.seen == self.warmup + self.after and self.started is not None:
             per_step = (time.perf_counter() - self.started) / self.after
             left = per_step * max(self.total_steps - self.seen, 0)
             self.say(f"Estimated training time: about {format_duration(left)} more "
-                     f"(measured over the first {self.after} batches)")
+                     f"(measured over {self.after} batches after the first {self.warmup})")
 
 
 def _train_default(

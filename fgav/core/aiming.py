@@ -18,10 +18,10 @@ import foolbox as fb
 import torch
 from torch import Tensor, nn
 
-from fgav.errors import FgavError
-from fgav.interfaces import device_of
-from fgav.model import CLASSIFICATION, MultiTaskModel
-from fgav.types import Batch
+from fgav.core.errors import FgavError
+from fgav.core.interfaces import device_of
+from fgav.core.model import CLASSIFICATION, MultiTaskModel
+from fgav.core.types import Batch
 
 BOUNDS = (0.0, 1.0)
 

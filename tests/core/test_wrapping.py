@@ -12,8 +12,8 @@ from foolbox.attacks.base import Attack, FixedEpsilonAttack, get_criterion
 from foolbox.distances import linf
 
 import fgav
-from fgav.augmenters.wrapping import AugmentedAttack, ShiftedModel
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
+from fgav.core.wrapping import AugmentedAttack, ShiftedModel
 
 SIZE = 16
 

@@ -17,20 +17,20 @@ from typing import Any
 import torch
 from rich.table import Table
 
-from fgav.attacks.aiming import PartObjective
 from fgav.auditing.choices import parse_epsilons, parse_names, unique, unique_epsilons
 from fgav.auditing.engine import _adversarials, _to_device, check_images
 from fgav.auditing.flags import AttackRecord, Evidence, Key, judge, uses_gradients, with_mark, zero_gradient_samples
 from fgav.auditing.gradient import part_gradient
 from fgav.auditing.result import flag_footnotes
 from fgav.auditing.setup import build_attacks, build_augmenters, data_label, frozen_model, open_data, training_data
+from fgav.core.aiming import PartObjective
+from fgav.core.devices import resolve_device
+from fgav.core.errors import FgavError
+from fgav.core.formatting import format_epsilon, format_number, markdown_table
+from fgav.core.interfaces import Augmenter
+from fgav.core.io import json_ready, write_atomically
+from fgav.core.model import CLASSIFICATION, MultiTaskModel
 from fgav.data import SkipCounter, make_loader
-from fgav.devices import resolve_device
-from fgav.errors import FgavError
-from fgav.formatting import format_epsilon, format_number, markdown_table
-from fgav.interfaces import Augmenter
-from fgav.io import json_ready, write_atomically
-from fgav.model import CLASSIFICATION, MultiTaskModel
 
 
 @dataclass

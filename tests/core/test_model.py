@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import fgav
-from fgav.errors import FgavError
-from fgav.model import DEFAULT_HEADS
+from fgav.core.errors import FgavError
+from fgav.core.model import DEFAULT_HEADS
 from tests.conftest import make_batch
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fgav.io import safe_name, write_atomically
+from fgav.core.io import safe_name, write_atomically
 
 
 def test_text_bytes_and_writer_functions_land_whole(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import fgav
-from fgav.attacks.aiming import AimedModule, PartObjective
-from fgav.errors import FgavError
+from fgav.core.aiming import AimedModule, PartObjective
+from fgav.core.errors import FgavError
 from tests.conftest import make_batch
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 Writer = Callable[[Path], None]
 

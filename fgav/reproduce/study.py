@@ -25,13 +25,12 @@ from typing import Any, TypedDict
 import torch
 from rich.console import Console
 
+from fgav.core.devices import resolve_device
+from fgav.core.errors import FgavError
+from fgav.core.io import safe_name, write_atomically
+from fgav.core.model import MultiTaskModel
 from fgav.data import open_dataset
-from fgav.io import write_atomically
-from fgav.devices import resolve_device
-from fgav.errors import FgavError
-from fgav.io import safe_name, write_atomically
-from fgav.model import MultiTaskModel, build_model, load_model
-from fgav.models import default, is_cached
+from fgav.factory import build_model, load_model
 from fgav.registry import get_augmenter
 from fgav.reports import load_result
 from fgav.reproduce.experiments import EXPERIMENTS, names, plan
@@ -39,6 +38,7 @@ from fgav.reproduce.figures import write_figures
 from fgav.reproduce.jobs import Job, Result, Setting, job_cost, model_flops, run_job
 from fgav.reproduce.paper import BACKBONES
 from fgav.reproduce.tables import Comparison, ReproducedTable
+from fgav.targets import default, is_cached
 from fgav.train import train
 from fgav.train.distributed import DistContext, balance, init_distributed, single_process
 
@@ -58,7 +58,7 @@ class Profile(TypedDict):
 
 
 # Only the steps are cut in the quick profile: fgav.create_attack scales each attack's step
-# size to its steps (fgav.options.follow_steps), so PGD at 10 steps still crosses its
+# size to its steps (fgav.core.options.follow_steps), so PGD at 10 steps still crosses its
 # budget (2.5 eps of travel) and C&W's Adam step grows tenfold. C&W and EAD drop abort_early,
 # which at 10 steps checks the loss after every step and ends the search at its first rise.
 QUICK: Profile = {

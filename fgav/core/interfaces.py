@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import torch
 from torch import Tensor, nn
 
-from fgav.augmenters.wrapping import AugmentedAttack
-from fgav.errors import FgavError
-from fgav.types import Batch
+from fgav.core.errors import FgavError
+from fgav.core.types import Batch
+from fgav.core.wrapping import AugmentedAttack
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from foolbox.attacks.base import Attack
 
-    from fgav.model import MultiTaskModel
+    from fgav.core.model import MultiTaskModel
 
 def refuse_unknown(kind: str, component: object, options: Mapping[str, Any]) -> None:
     """Refuse the options no class of a component took (Foolbox's ``raise_if_kwargs`` habit).

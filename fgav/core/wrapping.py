@@ -28,11 +28,11 @@ from foolbox.distances import Distance
 from foolbox.models import Model
 from foolbox.types import Bounds
 
-from fgav.errors import FgavError
-from fgav.types import Batch
+from fgav.core.errors import FgavError
+from fgav.core.types import Batch
 
 if TYPE_CHECKING:
-    from fgav.interfaces import Augmenter
+    from fgav.core.interfaces import Augmenter
 
 MODES = ("push", "guide")
 

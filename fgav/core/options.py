@@ -4,7 +4,7 @@
 :func:`check_attack_options` before the attack is built: each option must be one the
 attack's ``__init__`` takes, of the type its annotation (or default) says, and within a
 sane range (counts at least 1 and capped, step sizes above 0, probabilities in [0, 1]),
-else a one-line :class:`~fgav.errors.FgavError` names the attack, the option and what is
+else a one-line :class:`~fgav.core.errors.FgavError` names the attack, the option and what is
 allowed. :func:`follow_steps` then scales the step size where the steps were changed and
 the step size was not, so that fewer steps still cover the attack's budget.
 
@@ -26,7 +26,7 @@ from typing import Any, Literal, Union
 
 from foolbox.attacks.gradient_descent_base import BaseGradientDescent
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 
 __all__ = ["Range", "DEFAULT_RANGES", "check_attack_options", "follow_steps", "option_range"]
 
