@@ -16,7 +16,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
-from fgav.types import Batch
+from fgav.core.types import Batch
 
 # Batch keys that are images of the same scene as ``image``: flipped along with it.
 SPATIAL_KEYS: tuple[str, ...] = ("image", "depth", "reflection")
@@ -43,12 +43,13 @@ class Recipe:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-# Per-backbone changes to the default recipe (measured in benchmarks/train_targets.py).
-# The epochs keep each run within minutes on a 2-core CPU at 64 px (2,000 images).
+# Per-backbone changes to the default recipe. The epochs bring every backbone's first
+# audit number (SynthSpoof, target, SFA, audit) within 10 minutes on a quiet 2-core CPU
+# at 64 px (2,000 images; docs/training.md has the measured times and accuracies).
 _BACKBONE_RECIPES: dict[str, dict[str, Any]] = {
-    "vgg13": {"lr": 5e-4, "epochs": 5},  # no batch norm: a high rate diverges from scratch
+    "vgg13": {"lr": 5e-4, "epochs": 4},  # no batch norm: a high rate diverges from scratch; 74 s an epoch
     "densenet121": {"epochs": 8},
-    "swin": {"lr": 5e-4, "epochs": 8},
+    "swin": {"lr": 5e-4, "epochs": 6},  # 47 s an epoch
 }
 
 

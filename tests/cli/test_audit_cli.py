@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import fgav
@@ -23,6 +24,7 @@ def run(*args: str) -> Any:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("audit")
     tree = write_tiny_tree(root / "tree", n_train=8, n_test=6)
+    torch.manual_seed(3)  # the untrained model's weights, whatever ran before (the flags' tests depend on them)
     model = fgav.build_model("timm:test_resnet", image_size=32)
     model.save(root / "model")
     return tree, root / "model"

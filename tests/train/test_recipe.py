@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fgav.errors import FgavError
+from fgav.core.errors import FgavError
 from fgav.train.accel import autocast_dtype, move_batch, uses_channels_last
 from fgav.train.recipe import Recipe, augment, default_recipe, make_optimizer, make_scheduler
 
 
-def test_cuda_gets_bf16_and_channels_last_cpu_neither() -> None:
+def test_cuda_gets_bf16_and_channels_last_cpu_channels_last_only() -> None:
     assert autocast_dtype(torch.device("cuda", 0)) is torch.bfloat16
     assert uses_channels_last(torch.device("cuda"))
     assert autocast_dtype(torch.device("cpu")) is None
-    assert not uses_channels_last(torch.device("cpu"))
+    assert uses_channels_last(torch.device("cpu"))
 
 
 def test_move_batch_moves_nested_tensors_and_keeps_the_rest() -> None:
