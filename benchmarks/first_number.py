@@ -53,6 +53,8 @@ def measure(backbone: str, *, head: str, keep: Path | None = None) -> dict[str, 
         done = subprocess.run([sys.executable, "-m", "fgav", "audit", "--backbone", backbone, "--head", head],
                               env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
+        if keep is not None:  # what the user saw, for the phases' times
+            (keep / f"{backbone}.log").write_text(done.stderr + done.stdout)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         listed = subprocess.run([sys.executable, "-m", "fgav", "models", "--json"], env=env, capture_output=True,
                                 text=True)
