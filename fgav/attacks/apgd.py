@@ -10,27 +10,23 @@ models give only as logits: the attack reads a :data:`fgav.attacks.scoring.Score
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import eagerpy as ep
 import torch
-from foolbox.attacks.base import FixedEpsilonAttack, T, get_criterion, raise_if_kwargs, verify_input_bounds
-from foolbox.criteria import Criterion
 from foolbox.distances import Distance, l2, linf
 from foolbox.models import Model
 from torch import Tensor
 
 from fgav.attacks.scoring import (
+    LogitAttack,
     LOSSES,
     Ascent,
     Scorer,
-    criterion_classes,
     generator,
     improves,
     logits_scorer,
     loss_and_grad,
     objective_scorer,
-    torch_inputs,
 )
 from fgav.core.aiming import BOUNDS, PartObjective
 
@@ -47,7 +43,7 @@ def _l2(values: Tensor) -> Tensor:
     return values.flatten(1).norm(dim=1)
 
 
-class APGDAttack(FixedEpsilonAttack):
+class APGDAttack(LogitAttack):
     """Auto-PGD (Croce and Hein 2020): PGD whose step size adapts to the loss, with momentum.
 
     Per sample it returns the first point whose decision is wrong (with ``early_stop``;
@@ -104,25 +100,11 @@ class APGDAttack(FixedEpsilonAttack):
     def distance(self) -> Distance:
         return linf if self.norm == "linf" else l2
 
-    def run(
-        self,
-        model: Model,
-        inputs: T,
-        criterion: Criterion | T,
-        *,
-        early_stop: float | None = None,
-        epsilon: float,
-        **kwargs: Any,
-    ) -> T:
-        raise_if_kwargs(kwargs)
-        x, restore_type = ep.astensor_(inputs)
-        del inputs, kwargs
-        verify_input_bounds(x, model)
-        raw = torch_inputs(x, "APGD")
-        classes, targeted = criterion_classes(get_criterion(criterion), len(raw))
+    display_name = "APGD"
+
+    def attack_logits(self, model: Model, x: Tensor, classes: Tensor, *, targeted: bool, epsilon: float) -> Tensor:
         score = logits_scorer(model, classes, targeted=targeted, loss=self.loss)
-        result = self.ascend(score, raw, epsilon, bounds=model.bounds)
-        return restore_type(ep.astensor(result.x))
+        return self.ascend(score, x, epsilon, bounds=model.bounds).x
 
     def run_on_objective(
         self,

@@ -9,25 +9,21 @@ both attacks ascend the part's loss and are judged on the live/spoof decision.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import eagerpy as ep
 import torch
-from foolbox.attacks.base import FixedEpsilonAttack, T, get_criterion, raise_if_kwargs, verify_input_bounds
-from foolbox.criteria import Criterion
 from foolbox.distances import linf
 from foolbox.models import Model
 from torch import Tensor
 
 from fgav.attacks.apgd import APGDAttack
 from fgav.attacks.scoring import (
+    LogitAttack,
     Ascent,
     Scorer,
-    criterion_classes,
     improves,
     logits_scorer,
     objective_scorer,
-    torch_inputs,
 )
 from fgav.attacks.square import SquareAttack
 from fgav.core.aiming import BOUNDS, PartObjective
@@ -35,7 +31,7 @@ from fgav.core.aiming import BOUNDS, PartObjective
 __all__ = ["ReliableAttack"]
 
 
-class ReliableAttack(FixedEpsilonAttack):
+class ReliableAttack(LogitAttack):
     """The reliable ensemble: per sample the worst case of APGD and Square (L-inf).
 
     APGD (:class:`~fgav.attacks.apgd.APGDAttack`) runs on every sample; Square
@@ -73,26 +69,12 @@ class ReliableAttack(FixedEpsilonAttack):
         self.apgd = APGDAttack(steps=steps, restarts=restarts, loss=loss, seed=seed)
         self.square = SquareAttack(queries=queries, p_init=p_init, loss="margin", seed=seed)
 
-    def run(
-        self,
-        model: Model,
-        inputs: T,
-        criterion: Criterion | T,
-        *,
-        early_stop: float | None = None,
-        epsilon: float,
-        **kwargs: Any,
-    ) -> T:
-        raise_if_kwargs(kwargs)
-        x, restore_type = ep.astensor_(inputs)
-        del inputs, kwargs
-        verify_input_bounds(x, model)
-        raw = torch_inputs(x, "the reliable ensemble")
-        classes, targeted = criterion_classes(get_criterion(criterion), len(raw))
+    display_name = "the reliable ensemble"
+
+    def attack_logits(self, model: Model, x: Tensor, classes: Tensor, *, targeted: bool, epsilon: float) -> Tensor:
         first = logits_scorer(model, classes, targeted=targeted, loss=self.apgd.loss)
         second = logits_scorer(model, classes, targeted=targeted, loss="margin")
-        result = self.worst_case(first, second, raw, epsilon, bounds=model.bounds)
-        return restore_type(ep.astensor(result.x))
+        return self.worst_case(first, second, x, epsilon, bounds=model.bounds).x
 
     def run_on_objective(
         self,

@@ -11,13 +11,14 @@ multitask model. Both judge success on the decision (for a part: the live/spoof 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import eagerpy as ep
-
 import torch
 import torch.nn.functional as F
+from foolbox.attacks.base import FixedEpsilonAttack, T, get_criterion, raise_if_kwargs, verify_input_bounds
 from foolbox.criteria import Criterion, Misclassification, TargetedMisclassification
+from foolbox.models import Model
 from torch import Tensor
 
 from fgav.core.aiming import BOUNDS, PartObjective
@@ -26,6 +27,7 @@ from fgav.core.model import CLASSIFICATION
 __all__ = [
     "LOSSES",
     "Ascent",
+    "LogitAttack",
     "Scorer",
     "criterion_classes",
     "generator",
@@ -173,3 +175,36 @@ def torch_inputs(x: ep.Tensor, attack: str) -> Tensor:
     if not isinstance(x, ep.PyTorchTensor):
         raise ValueError(f"{attack} runs on PyTorch models, not on {type(x).__name__} inputs")
     return x.raw
+
+
+class LogitAttack(FixedEpsilonAttack):
+    """A Foolbox fixed-epsilon attack on a loss of a model's logits (APGD, Square, the ensemble).
+
+    Foolbox's ``run`` preamble lives here once (unknown keywords refused, the bounds
+    checked, the criterion read into classes); a subclass implements :meth:`attack_logits`.
+    """
+
+    display_name: str = "the attack"
+    """How errors name the attack (``torch_inputs``)."""
+
+    def run(
+        self,
+        model: Model,
+        inputs: T,
+        criterion: Criterion | T,
+        *,
+        early_stop: float | None = None,
+        epsilon: float,
+        **kwargs: Any,
+    ) -> T:
+        raise_if_kwargs(kwargs)
+        x, restore_type = ep.astensor_(inputs)
+        del inputs, kwargs
+        verify_input_bounds(x, model)
+        raw = torch_inputs(x, self.display_name)
+        classes, targeted = criterion_classes(get_criterion(criterion), len(raw))
+        return restore_type(ep.astensor(self.attack_logits(model, raw, classes, targeted=targeted, epsilon=epsilon)))
+
+    def attack_logits(self, model: Model, x: Tensor, classes: Tensor, *, targeted: bool, epsilon: float) -> Tensor:
+        """The adversarial points of ``x`` (a torch batch in ``model.bounds``) within ``epsilon``."""
+        raise NotImplementedError

@@ -11,26 +11,22 @@ halves on the paper's schedule (iterations 10, 50, 200, 500, 1000, 2000, 4000, 6
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import eagerpy as ep
 import torch
-from foolbox.attacks.base import FixedEpsilonAttack, T, get_criterion, raise_if_kwargs, verify_input_bounds
-from foolbox.criteria import Criterion
 from foolbox.distances import linf
 from foolbox.models import Model
 from torch import Tensor
 
 from fgav.attacks.scoring import (
+    LogitAttack,
     LOSSES,
     Ascent,
     Scorer,
-    criterion_classes,
     generator,
     improves,
     logits_scorer,
     objective_scorer,
-    torch_inputs,
 )
 from fgav.core.aiming import BOUNDS, PartObjective
 
@@ -46,7 +42,7 @@ def window_share(p_init: float, query: int, queries: int) -> float:
     return p_init / 2 ** sum(at > h for h in _HALVINGS)
 
 
-class SquareAttack(FixedEpsilonAttack):
+class SquareAttack(LogitAttack):
     """The L-inf Square attack (Andriushchenko et al. 2020): a score-based random search.
 
     Each query proposes a random square window per image set to ``x +- epsilon`` (one
@@ -86,26 +82,12 @@ class SquareAttack(FixedEpsilonAttack):
         self.loss = loss
         self.seed = seed
 
-    def run(
-        self,
-        model: Model,
-        inputs: T,
-        criterion: Criterion | T,
-        *,
-        early_stop: float | None = None,
-        epsilon: float,
-        **kwargs: Any,
-    ) -> T:
-        raise_if_kwargs(kwargs)
-        x, restore_type = ep.astensor_(inputs)
-        del inputs, kwargs
-        verify_input_bounds(x, model)
-        raw = torch_inputs(x, "Square")
-        classes, targeted = criterion_classes(get_criterion(criterion), len(raw))
+    display_name = "Square"
+
+    def attack_logits(self, model: Model, x: Tensor, classes: Tensor, *, targeted: bool, epsilon: float) -> Tensor:
         score = logits_scorer(model, classes, targeted=targeted, loss=self.loss)
         with torch.no_grad():
-            result = self.search(score, raw, epsilon, bounds=model.bounds)
-        return restore_type(ep.astensor(result.x))
+            return self.search(score, x, epsilon, bounds=model.bounds).x
 
     def run_on_objective(
         self,

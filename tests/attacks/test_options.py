@@ -119,10 +119,13 @@ def test_an_attack_declares_its_own_ranges_and_others_pass() -> None:
 
 def test_step_size_follows_the_steps_unless_given() -> None:
     pgd = fgav.create_attack("pgd")
-    assert (pgd.steps, pgd.rel_stepsize) == (40, pytest.approx(1 / 30))  # Foolbox's defaults untouched
+    # Madry et al.'s 2.5 epsilons of travel, by default and with any steps (Foolbox's 1/30 travels 1.33).
+    assert (pgd.steps, pgd.rel_stepsize) == (40, pytest.approx(2.5 / 40))
+    assert fgav.create_attack("pgd", steps=40).rel_stepsize == pytest.approx(pgd.rel_stepsize)
+    assert fgav.create_attack("l2pgd").rel_stepsize * fgav.create_attack("l2pgd").steps == pytest.approx(2.5)
     assert fgav.create_attack("pgd", steps=10).rel_stepsize == pytest.approx(0.25)  # 2.5 epsilons of travel
     assert fgav.create_attack("pgd", steps=10, rel_stepsize=0.05).rel_stepsize == 0.05
-    assert fgav.create_attack("pgd", steps=10, abs_stepsize=0.01).rel_stepsize == pytest.approx(1 / 30)
+    assert fgav.create_attack("pgd", steps=10, abs_stepsize=0.01).rel_stepsize == pytest.approx(2.5 / 40)
     assert fgav.create_attack("l2pgd", steps=5).rel_stepsize == pytest.approx(0.5)
     cw = fgav.create_attack("cw")
     assert fgav.create_attack("cw", steps=10).stepsize == pytest.approx(cw.stepsize * cw.steps / 10)
