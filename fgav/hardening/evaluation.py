@@ -153,6 +153,18 @@ def _fmt(value: float | None, *, sign: bool = False) -> str:
     return f"{value:+.3f}" if sign else f"{value:.3f}"
 
 
+def judge_attack_options(given: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """The judging attacks' options: per attack, the given ones over :data:`JUDGE_ATTACK_OPTIONS`.
+
+    Merged option by option: ``{"square": {"p_init": 0.5}}`` keeps Square's 300 queries,
+    and an empty dict for an attack (what ``fgav harden`` passes without
+    ``--judge-option``) keeps its CPU-sized defaults instead of resetting them.
+    """
+    given = {k: dict(v) for k, v in (given or {}).items()}
+    return {name: {**JUDGE_ATTACK_OPTIONS.get(name, {}), **given.get(name, {})}
+            for name in sorted({*JUDGE_ATTACK_OPTIONS, *given})}
+
+
 def judge(
     before: MultiTaskModel | str | Path,
     after: MultiTaskModel | str | Path,
@@ -197,7 +209,7 @@ def judge(
     """
     if not gradient and not gradient_free:
         raise FgavError("the judgement needs at least one attack")
-    options = {**JUDGE_ATTACK_OPTIONS, **{k: dict(v) for k, v in (attack_options or {}).items()}}
+    options = judge_attack_options(attack_options)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     clean: dict[str, dict[str, float]] = {}
@@ -260,4 +272,5 @@ def masking_verdicts(judgement: Judgement, *, gap: float = MASKING_GAP) -> list[
 
 
 __all__ = ["GRADIENT_ATTACKS", "GRADIENT_FREE_ATTACKS", "JUDGE_ATTACK_OPTIONS", "JUDGE_EPSILONS", "Judgement",
+           "judge_attack_options",
            "MASKING_FLAGS", "judge", "masking_verdicts", "robust_accuracy"]  # fmt: skip

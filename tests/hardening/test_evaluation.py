@@ -15,6 +15,7 @@ from fgav.core.aiming import PartObjective, foolbox_model
 from fgav.core.errors import FgavError
 from fgav.core.model import MultiTaskModel
 from fgav.hardening import GRADIENT_ATTACKS, GRADIENT_FREE_ATTACKS, Judgement, judge, masking_verdicts, robust_accuracy
+from fgav.hardening.evaluation import JUDGE_ATTACK_OPTIONS, judge_attack_options
 from tests.hardening.tiny import train_target
 from tests.train.tiny import ToyFAS
 
@@ -100,3 +101,18 @@ def test_masking_verdicts_repeat_the_flags_of_masked_or_broken_gradients() -> No
 def test_the_judgement_needs_an_attack(target: Path) -> None:
     with pytest.raises(FgavError, match="at least one attack"):
         judge(target, target, ToyFAS(4), gradient=[], gradient_free=[])
+
+
+@pytest.mark.parametrize("given", [None, {}, {"apgd": {}, "square": {}}, {"square": {"p_init": 0.5}}])
+def test_given_options_are_merged_over_the_judges_cpu_sized_ones(given: dict | None) -> None:
+    # fgav harden passes {"apgd": {}, "square": {}} without --judge-option: that must keep
+    # APGD's 20 steps and Square's 300 queries, not reset them to 100 and 1,000 (a judge 3x slower).
+    options = judge_attack_options(given)
+    assert options["apgd"]["steps"] == JUDGE_ATTACK_OPTIONS["apgd"]["steps"] == 20
+    assert options["square"]["queries"] == JUDGE_ATTACK_OPTIONS["square"]["queries"] == 300
+    assert options["square"].get("p_init") == (0.5 if given and given.get("square") else None)
+
+
+def test_a_given_option_overrides_only_itself() -> None:
+    options = judge_attack_options({"apgd": {"steps": 100}, "reliable": {"queries": 50}})
+    assert options == {"apgd": {"steps": 100}, "reliable": {"queries": 50}, "square": {"queries": 300}}
