@@ -33,7 +33,7 @@ def _one_epsilon(text: str | None) -> float | None:
 @click.option("--augmenter", default="none", show_default=True, help="none, sfa or sfa:guide (fitted to the target once).")
 @click.option("--attack", help="fgsm-rs (default: FGSM with a random start) or pgd.")
 @click.option("--steps", type=int, help="PGD's steps (its step follows: 2.5 eps / steps).")
-@click.option("--eps", help="The training budget, L-inf (default 8/255).")
+@click.option("--eps", help="The training budget, L-inf (default 4/255).")
 @click.option("--epochs", type=int, help="Epochs (default 3).")
 @click.option("--batch-size", type=int, help="Images per step and process (default 32).")
 @click.option("--lr", type=float, help="Peak learning rate (default 5e-4).")

@@ -57,7 +57,10 @@ from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 
-DEFAULT_EPSILON = 8 / 255
+DEFAULT_EPSILON = 4 / 255
+"""The training budget: on the default ResNet-18, 8/255 cost clean accuracy (1.000 to 0.859
+on 64 test images) that 4/255 keeps (0.906), for robustness at 4/255 of 0.672 instead of
+0.719 (docs/harden.md)."""
 DEFAULT_PARTS: tuple[str, ...] = (CLASSIFICATION,)
 # The attacks that craft the training examples: FGSM with a random start, or PGD.
 TRAINING_ATTACKS: tuple[str, ...] = ("fgsm-rs", "pgd")
