@@ -53,7 +53,14 @@ from fgav.registry import get_augmenter
 from fgav.targets import default as default_target
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, move_batch, prepare_model
-from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, init_distributed
+from fgav.train.distributed import (
+    DistContext,
+    ResumableSampler,
+    all_reduce_sum,
+    any_rank,
+    init_distributed,
+    step_seed,
+)
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 
@@ -231,12 +238,6 @@ def _select(batch: Mapping[str, Any], index: Tensor, n: int | None = None) -> di
     return out
 
 
-def _step_seed(seed: int, epoch: int, step: int, rank: int) -> int:
-    # One stream per (run, epoch, step, rank): a resumed run draws the random starts and
-    # flips the uninterrupted one drew.
-    return (seed * 1_000_003 + epoch * 10_007 + step * 101 + rank) % (2**62)
-
-
 class Hardener:
     """One hardening run, from its options, data and (on resume) saved state."""
 
@@ -364,7 +365,7 @@ class Hardener:
         batch, model = self.holdout, self.model
         model.eval()
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_step_seed(self.options["seed"], self.epoch, 10**6, 0))
+            torch.manual_seed(step_seed(self.options["seed"], self.epoch, 10**6, 0))
             with autocast(self.ctx.device):
                 adv = craft(model, batch, parts=[CLASSIFICATION], attack=self.recipe.guard_attack(),
                             eps=self.recipe.eps, augmenter=None)  # fmt: skip
@@ -401,7 +402,7 @@ class Hardener:
                 continue
             batch = move_batch(raw, ctx.device)
             with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
-                seed = _step_seed(self.options["seed"], self.epoch, self.step, ctx.rank)
+                seed = step_seed(self.options["seed"], self.epoch, self.step, ctx.rank)
                 torch.manual_seed(seed)
                 batch = augment(batch, generator=torch.Generator().manual_seed(seed), recipe=self.train_recipe)
                 batch["image"] = self._examples(batch)

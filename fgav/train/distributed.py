@@ -188,6 +188,15 @@ def any_rank(flag: bool, ctx: DistContext) -> bool:
     return bool(all_reduce_sum(torch.tensor([float(flag)]), ctx).item() > 0)
 
 
+def step_seed(seed: int, epoch: int, step: int, rank: int) -> int:
+    """The seed of one training step's random draws (flips, crops, random starts).
+
+    One stream per (run, epoch, step, rank), so that a resumed run draws what the
+    uninterrupted one would have drawn; ``fgav train`` and ``fgav harden`` share it.
+    """
+    return (seed * 1_000_003 + epoch * 10_007 + step * 101 + rank) % (2**62)
+
+
 class ResumableSampler(Sampler[int]):
     """A per-epoch shuffled shard of the data that can start part-way into an epoch.
 

@@ -23,7 +23,14 @@ from fgav.factory import build_model, load_model
 from fgav.registry import get_head
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, maybe_compile, move_batch, prepare_model
-from fgav.train.distributed import DistContext, ResumableSampler, all_reduce_sum, any_rank, raise_together
+from fgav.train.distributed import (
+    DistContext,
+    ResumableSampler,
+    all_reduce_sum,
+    any_rank,
+    raise_together,
+    step_seed,
+)
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import make_data_loader, provided_keys, skipped_in
 
@@ -91,12 +98,6 @@ class DeferredInterrupt:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
-
-
-def _augment_seed(seed: int, epoch: int, step: int, rank: int) -> int:
-    # One stream per (run, epoch, step, rank): a resumed run draws the flips the
-    # uninterrupted one would have drawn.
-    return (seed * 1_000_003 + epoch * 10_007 + step * 101 + rank) % (2**62)
 
 
 class Runner:
@@ -270,7 +271,7 @@ class Runner:
                 self.step += 1
                 continue
             batch = move_batch(raw, ctx.device)
-            gen = torch.Generator().manual_seed(_augment_seed(self.options["seed"], self.epoch, self.step, ctx.rank))
+            gen = torch.Generator().manual_seed(step_seed(self.options["seed"], self.epoch, self.step, ctx.rank))
             batch = augment(batch, generator=gen, recipe=recipe)
             single = len(batch["image"]) == 1
             with autocast(ctx.device), batch_norm_frozen(model, enabled=single):

@@ -12,7 +12,7 @@ import pytest
 
 from fgav.core.errors import FgavError
 from fgav.train import train
-from fgav.train.distributed import DistContext, ResumableSampler, gather_objects, shard_indices
+from fgav.train.distributed import DistContext, ResumableSampler, gather_objects, shard_indices, step_seed
 from tests.train.tiny import ToyFAS, write_tiny_tree
 
 
@@ -105,3 +105,11 @@ def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", "-m", "fgav", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
+
+
+def test_step_seed_gives_every_step_of_every_rank_its_own_stream() -> None:
+    seeds = {step_seed(0, e, s, r) for e in range(3) for s in range(50) for r in range(4)}
+    assert len(seeds) == 3 * 50 * 4, "no two (epoch, step, rank) share a stream"
+    assert step_seed(7, 1, 2, 3) == step_seed(7, 1, 2, 3), "a resumed run draws the same"
+    assert step_seed(7, 1, 2, 3) != step_seed(8, 1, 2, 3), "the run's seed moves every stream"
+    assert 0 <= step_seed(2**40, 10**6, 10**6, 64) < 2**62, "within what torch.manual_seed takes"
