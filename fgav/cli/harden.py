@@ -104,6 +104,7 @@ def harden(
     judgement = run_judgement(
         target, out, data, split=judge_split, heads=judge_parts, gradient=gradient, gradient_free=free,
         eps=budgets, attack_options=judge_options, limit=judge_limit, device=device, seed=seed, check=judge_check,
+        console=console,
     )  # fmt: skip
     for table in judgement.tables():
         Console().print(table)

@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from fgav.auditing import audit
 from fgav.core.errors import FgavError
 from fgav.core.formatting import markdown_table
 from fgav.core.model import CLASSIFICATION, MultiTaskModel
+from fgav.core.progress import ProgressLike, progress_display
 from fgav.factory import load_model
 
 JUDGE_EPSILONS: tuple[float, ...] = (2 / 255, 4 / 255, 8 / 255)
@@ -182,6 +185,8 @@ def judge(
     seed: int = 0,
     check: bool = False,
     reference: Judgement | None = None,
+    progress: bool = True,
+    console: Console | None = None,
 ) -> Judgement:
     """Judge a hardened model against its original with attacks it did not train against.
 
@@ -203,6 +208,9 @@ def judge(
         batch_size, device, seed: as :func:`fgav.audit`.
         reference: an earlier judgement of the same original with the same options, whose
             ``before`` figures are reused instead of attacking the original again.
+        progress: show each audit's progress (a bar, or plain lines where the output is no
+            terminal): the judgement is most of a default ``fgav harden``'s time.
+        console: where the progress goes (default stderr).
 
     Raises:
         FgavError: no attack, or a bad name or option (from the audit).
@@ -225,11 +233,17 @@ def judge(
         for kind, names, parts in runs:
             if not names:
                 continue
-            result = audit(
-                model, data, heads=parts, attacks=names, eps=list(eps), limit=limit, batch_size=batch_size,
-                device=device, seed=seed, split=split, check=check,
-                attack_options={k: v for k, v in options.items() if k in names},
-            )  # fmt: skip
+            with progress_display(enabled=progress, console=console) as shown:
+                task = shown.add_task(f"judging {label}: {', '.join(names)}", total=None)
+
+                def advance(done: int, total: int, task: TaskID = task, shown: ProgressLike = shown) -> None:
+                    shown.update(task, completed=done, total=total)
+
+                result = audit(
+                    model, data, heads=parts, attacks=names, eps=list(eps), limit=limit, batch_size=batch_size,
+                    device=device, seed=seed, split=split, check=check, progress=advance,
+                    attack_options={k: v for k, v in options.items() if k in names},
+                )  # fmt: skip
             for entry in result.results:
                 n = int(entry["n"])
                 clean.setdefault(label, dict(entry["clean_accuracy"]))

@@ -109,7 +109,8 @@ def compare(
         judgement = judge(target, folder, data, heads=["classification"], gradient=gradient,
                           gradient_free=gradient_free, eps=eps, attack_options=attack_options,
                           limit=judge_limit, device=device, seed=seed,
-                          reference=next(iter(judgements.values()), None))  # the original is judged once
+                          reference=next(iter(judgements.values()), None),  # the original is judged once
+                          progress=False)
         write_atomically(record, json.dumps(judgement.to_dict(), indent=2) + "\n")
         judgements[arm.name] = judgement
     return judgements

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import foolbox as fb
 import pytest
 import torch
+from rich.console import Console
 from torch import Tensor, nn
 
 import fgav
@@ -116,3 +118,13 @@ def test_given_options_are_merged_over_the_judges_cpu_sized_ones(given: dict | N
 def test_a_given_option_overrides_only_itself() -> None:
     options = judge_attack_options({"apgd": {"steps": 100}, "reliable": {"queries": 50}})
     assert options == {"apgd": {"steps": 100}, "reliable": {"queries": 50}, "square": {"queries": 300}}
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_the_judgement_shows_each_audits_progress_unless_told_not_to(target: Path, progress: bool) -> None:
+    out = io.StringIO()  # not a terminal: plain lines
+    judge(target, target, ToyFAS(8, seed=1), eps=[EPS], device="cpu", progress=progress,
+          console=Console(file=out, width=200), attack_options={"apgd": {"steps": 2}, "square": {"queries": 5}})
+    lines = out.getvalue().splitlines()
+    expected = [f"judging {model}: {attack}: 8/8 (100%)" for model in ("before", "after") for attack in ("apgd", "square")]
+    assert [line.split(",")[0] for line in lines if line.startswith("judging")] == (expected if progress else [])
