@@ -11,7 +11,8 @@ Robustness" (2019), each result carries ``flags``, one per failure indicator it 
 - ``weaker-than-fgsm``: an iterative L-inf attack flips fewer samples than FGSM (one
   gradient step) at the same budget, on the same part and samples.
 - ``incomplete-optimization``: for a notable share of the samples the attack failed
-  on, the part's loss was still rising over its last steps (more steps would help).
+  on, the part's loss was still rising over its last steps, with no break point
+  behind it (more steps would help).
 - ``unbounded-failure``: with an unbounded budget the attack still fails on samples
   it should flip (``check=True`` only: it costs another run of the attack).
 - ``unstable``: the decision the attack judged at its returned point is not the one a
@@ -47,8 +48,13 @@ INCOMPLETE_WINDOW = 0.2
 """The share of the steps (at least one) whose mean loss is compared with the window before it."""
 INCOMPLETE_RISE = 0.05
 """A failed sample is still rising when its last window's mean loss exceeds the previous window's
-by more than this share of the whole range its loss covered (scale-free, after Pintor et al.'s
-break-point angle: a loss that rose and levelled off is converged; one rising to its end is not)."""
+by more than this share of the whole range its loss covered (scale-free: the range, not the size,
+counts), and its curve shows no break point (:data:`BREAK_POINT_ALIGNMENT`)."""
+BREAK_POINT_ALIGNMENT = 0.8
+"""A still-rising loss counts as unconverged only when its curve is this straight through its break
+point (:func:`break_point_alignment`) or bends upwards there: after Pintor et al.'s break-point
+angle, a curve that rose steeply and then bent into a slow creep has converged; one that rises
+along a straight line, or faster and faster, has not."""
 UNBOUNDED_SHARE = 0.0
 """``unbounded-failure`` fires when more than this share of the samples that should flip does not."""
 UNSTABLE_SHARE = 0.0
@@ -180,13 +186,47 @@ def zero_gradient_samples(grad: Tensor) -> Tensor:
     return (flat == 0).all(dim=1) | ~torch.isfinite(flat).all(dim=1)
 
 
+def break_point_alignment(values: Tensor) -> tuple[float, bool]:
+    """How straight a loss curve runs through its break point, and whether it bends upwards there.
+
+    After Pintor et al.'s break-point angle: with the steps and the loss both scaled to
+    [0, 1], the break point is the step farthest from the chord joining the first and the
+    last; the alignment is minus the cosine of the angle the curve makes there: 1 for a
+    straight line, near 0 for a right-angled knee (a steep rise, then flat). The flag
+    says whether the break point lies below the chord (the curve bends upwards: the
+    loss rises faster and faster).
+
+    Args:
+        values: one sample's finite losses, in step order.
+
+    Returns:
+        ``(alignment, bends_up)``; ``(1.0, False)`` for fewer than three steps or a flat
+        loss (no break point to read).
+    """
+    n = values.numel()
+    span = float(values.max() - values.min()) if n else 0.0
+    if n < 3 or span == 0:
+        return 1.0, False
+    x = torch.linspace(0, 1, n, dtype=torch.float64)
+    y = (values.double() - values.min()) / span
+    above = y - (y[0] + (y[-1] - y[0]) * x)  # vertical distance from the chord, + above it
+    k = int(above[1:-1].abs().argmax()) + 1
+    a = torch.stack([x[0] - x[k], y[0] - y[k]])
+    b = torch.stack([x[-1] - x[k], y[-1] - y[k]])
+    alignment = -float(a @ b) / max(float(a.norm() * b.norm()), 1e-12)
+    return alignment, bool(above[k] < -1e-6)  # a straight line lies on its chord, up to rounding
+
+
 def still_rising(trace: Tensor) -> Tensor:
     """Per sample of a loss trace ``(steps, B)``: whether its loss still rose over the last steps.
 
     The mean of the last window (:data:`INCOMPLETE_WINDOW` of the steps, at least one)
     is compared with the window before it, relative to the range the loss covered over
-    the whole trace (:data:`INCOMPLETE_RISE`). NaN entries (steps after a sample stopped)
-    are left out; a sample with fewer than two finite steps, or a flat loss, is not rising.
+    the whole trace (:data:`INCOMPLETE_RISE`); a loss that rises so is unconverged unless
+    its curve bent into that rise at a clear break point (:func:`break_point_alignment`
+    below :data:`BREAK_POINT_ALIGNMENT`: converged, creeping). NaN entries (steps after a
+    sample stopped) are left out; a sample with fewer than two finite steps, or a flat
+    loss, is not rising.
     """
     rising = torch.zeros(trace.shape[1], dtype=torch.bool, device=trace.device)
     for j in range(trace.shape[1]):
@@ -196,7 +236,9 @@ def still_rising(trace: Tensor) -> Tensor:
         w = min(max(1, round(values.numel() * INCOMPLETE_WINDOW)), values.numel() // 2)
         span = float(values.max() - values.min())
         rise = float(values[-w:].mean() - values[-2 * w:-w].mean())
-        rising[j] = span > 0 and rise > INCOMPLETE_RISE * span
+        if span > 0 and rise > INCOMPLETE_RISE * span:
+            alignment, bends_up = break_point_alignment(values)
+            rising[j] = bends_up or alignment > BREAK_POINT_ALIGNMENT
     return rising
 
 
@@ -358,7 +400,7 @@ def with_mark(text: str, mark: str) -> str:
     return f"{text} [{mark}]" if mark else text
 
 
-__all__ = ["CODES", "INCOMPLETE_RISE", "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE",
+__all__ = ["BREAK_POINT_ALIGNMENT", "CODES", "INCOMPLETE_RISE", "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE",
            "UNBOUNDED_SHARE", "UNSTABLE_SHARE", "ZERO_GRADIENT_SHARE", "AttackRecord", "Evidence", "Flag",
-           "UNBOUNDED", "Key", "budget_is_epsilon", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
+           "UNBOUNDED", "Key", "break_point_alignment", "budget_is_epsilon", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
            "with_mark", "zero_gradient_samples"]

@@ -21,6 +21,7 @@ from fgav.auditing.flags import (
     UNBOUNDED,
     Evidence,
     Flag,
+    break_point_alignment,
     is_iterative_linf,
     judge,
     still_rising,
@@ -115,8 +116,20 @@ def test_still_rising_reads_the_last_steps_of_a_trace() -> None:
         torch.minimum(steps, torch.tensor(10.0)) + 0.01 * steps,  # levelled off, a creep of 1% of its range a step
         10 + 0.3 * (-1.0) ** steps,  # a fixed step oscillating about the optimum
         1e-6 * steps,  # rising on a tiny scale: the range, not the size, counts
+        steps**2,  # rising faster and faster
+        torch.minimum(steps, torch.tensor(8.0)) + 0.15 * steps,  # a knee, then a creep of 5.5 % of its range
     ], dim=1)
-    assert still_rising(trace).tolist() == [True, False, False, True, False, False, False, True]
+    assert still_rising(trace).tolist() == [True, False, False, True, False, False, False, True, True, False]
+
+
+def test_break_point_alignment_tells_a_straight_rise_from_a_knee() -> None:
+    steps = torch.arange(20, dtype=torch.float64)
+    assert break_point_alignment(steps) == pytest.approx((1.0, False), abs=1e-9)
+    knee, bends_up = break_point_alignment(torch.minimum(steps, torch.tensor(5.0)))
+    assert knee < 0.5 and not bends_up, "a steep rise, then flat: a right-angle-like break"
+    assert break_point_alignment(steps**2)[1], "an accelerating loss bends upwards"
+    assert break_point_alignment(torch.tensor([0.0, 1.0])) == (1.0, False), "two steps: no break point"
+    assert break_point_alignment(torch.ones(5)) == (1.0, False), "flat: no break point"
 
 
 class GivesUpAtLargeBudgets(fgav.create_attack("fgsm").__class__):
