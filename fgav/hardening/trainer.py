@@ -53,14 +53,8 @@ from fgav.registry import get_augmenter
 from fgav.targets import default as default_target
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, move_batch, prepare_model
-from fgav.train.distributed import (
-    DistContext,
-    ResumableSampler,
-    all_reduce_sum,
-    any_rank,
-    init_distributed,
-    step_seed,
-)
+from fgav.core.distributed import DistContext, all_reduce_sum, any_rank, init_distributed
+from fgav.train.distributed import ResumableSampler, step_seed
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 

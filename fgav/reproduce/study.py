@@ -40,7 +40,7 @@ from fgav.reproduce.paper import BACKBONES
 from fgav.reproduce.tables import Comparison, ReproducedTable
 from fgav.targets import default, is_cached
 from fgav.train import train
-from fgav.train.distributed import DistContext, balance, init_distributed, single_process
+from fgav.core.distributed import DistContext, balance, init_distributed, single_process
 
 # How long a rank waits at a barrier for the slowest one (a long C&W audit on a big target).
 BARRIER_TIMEOUT = timedelta(hours=24)

@@ -32,7 +32,7 @@ from fgav.data.cache import cache_dir, default_difficulty
 from fgav.factory import load_model
 from fgav.registry import get_backbone
 from fgav.train import default_recipe, evaluate, sources, train
-from fgav.train.distributed import single_process
+from fgav.core.distributed import single_process
 
 # Bump when the default recipe or SynthSpoof changes, so stale defaults are retrained.
 DEFAULT_VERSION = 1

@@ -26,7 +26,7 @@ from fgav.factory import load_model
 from fgav.heads.maps import MapHead
 from fgav.metrics.fas import fas_metrics
 from fgav.train.accel import autocast, move_batch
-from fgav.train.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
+from fgav.core.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 
 

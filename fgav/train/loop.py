@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from fgav.core.devices import resolve_device
 from fgav.core.errors import FgavError
 from fgav.train import checkpointing as ckpt
-from fgav.train.distributed import init_distributed, on_main
+from fgav.core.distributed import init_distributed, on_main
 from fgav.train.recipe import Recipe, default_recipe
 from fgav.train.sources import limit_dataset, open_data
 from fgav.train.trainer import NonFiniteLossError, Runner, StepCallback, select_heads

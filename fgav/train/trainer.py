@@ -23,14 +23,8 @@ from fgav.factory import build_model, load_model
 from fgav.registry import get_head
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, maybe_compile, move_batch, prepare_model
-from fgav.train.distributed import (
-    DistContext,
-    ResumableSampler,
-    all_reduce_sum,
-    any_rank,
-    raise_together,
-    step_seed,
-)
+from fgav.core.distributed import DistContext, all_reduce_sum, any_rank, raise_together
+from fgav.train.distributed import ResumableSampler, step_seed
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import make_data_loader, provided_keys, skipped_in
 

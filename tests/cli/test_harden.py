@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +11,7 @@ from click.testing import CliRunner
 
 import fgav
 from fgav.cli import add_plugin_commands, cli
+from tests.torchrun import torchrun
 from tests.train.tiny import write_tiny_tree
 
 TINY = ["--batch-size", "4", "--device", "cpu", "--holdout", "4", "--lr", "2e-3"]
@@ -81,19 +78,10 @@ def test_bad_inputs_are_one_line_errors(tree: Path, target: Path, tmp_path: Path
     assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_torchrun_hardens_with_two_cpu_processes(tree: Path, target: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-               "-m", "fgav", "harden", "--checkpoint", str(target), "--out", str(out), "--data", str(tree), *TINY,
-               "--epochs", "2", "--no-judge"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
+    done = torchrun("harden", "--checkpoint", str(target), "--out", str(out), "--data", str(tree), *TINY,
+                    "--epochs", "2", "--no-judge")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]  # rank 0 alone wrote

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ from click.testing import CliRunner
 
 import fgav
 from fgav.cli import add_plugin_commands, cli
+from tests.torchrun import torchrun
 from tests.train.tiny import write_tiny_tree
 
 TINY = ["--backbone", "timm:test_resnet", "--image-size", "32", "--batch-size", "4", "--device", "cpu"]
@@ -57,17 +55,8 @@ def test_bad_input_is_a_one_line_error(tree: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "is not an fgav checkpoint" in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-               "-m", "fgav", *args]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
+    done = torchrun(*args)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from fgav.core.errors import FgavError
 from fgav.reproduce import ReproducedTable, reproduce, study as runner
+from tests.torchrun import torchrun
 
 TINY = {
     "train_epochs": 1, "train_limit": None, "test_limit": 8, "sfa": {"epochs": 1},
@@ -73,15 +73,10 @@ def test_quick_reproduction_writes_seven_tables_figures_and_resumes(tiny_synth: 
 def _launch(*args: str, processes: int = 1) -> str:
     script = str(Path(__file__).with_name("launch_tiny.py"))
     if processes > 1:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
-                   f"--master_port={port}", script, *args]
+        done = torchrun(*args, processes=processes, program=(script,))
     else:
-        command = [sys.executable, script, *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done.stderr
 

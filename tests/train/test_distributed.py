@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from fgav.core.errors import FgavError
 from fgav.train import train
-from fgav.train.distributed import DistContext, ResumableSampler, gather_objects, shard_indices, step_seed
+from fgav.core.distributed import DistContext, gather_objects, shard_indices
+from fgav.train.distributed import ResumableSampler, step_seed
+from tests.torchrun import torchrun
 from tests.train.tiny import ToyFAS, write_tiny_tree
 
 
@@ -49,7 +48,7 @@ def test_an_empty_set_and_a_world_of_one() -> None:
 
 
 def test_balance_splits_by_cost_the_same_way_on_every_rank() -> None:
-    from fgav.train.distributed import balance
+    from fgav.core.distributed import balance
 
     costs = {"a": 9.0, "b": 7.0, "c": 4.0, "d": 3.0, "e": 3.0, "f": 1.0}
     shares = balance(list(costs), costs.__getitem__, 2)
@@ -67,7 +66,7 @@ def test_balance_splits_by_cost_the_same_way_on_every_rank() -> None:
 def test_single_process_hides_the_torchrun_world_and_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from fgav.train.distributed import launched_by_torchrun, single_process
+    from fgav.core.distributed import launched_by_torchrun, single_process
 
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -90,21 +89,12 @@ def test_a_malformed_box_file_under_torchrun_is_one_line_on_every_rank(tmp_path:
         if args[0] == "evaluate":  # a checkpoint to evaluate, trained in this process
             train(out=tmp_path / "ok", dataset=ToyFAS(4), epochs=1, backbone="timm:test_resnet", image_size=32,
                   batch_size=2, device="cpu", progress=False)  # fmt: skip
-        done = _torchrun(*args)
+        done = torchrun(*args)
         output = done.stdout + done.stderr
         assert done.returncode != 0
         assert output.count("Error: malformed bounding-box file Data/") == 2, output[-4000:]
         assert "gloo" not in output and "Connection closed" not in output, output[-4000:]
     assert not (tmp_path / "e.json").exists()
-
-
-def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", "-m", "fgav", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
 
 
 def test_step_seed_gives_every_step_of_every_rank_its_own_stream() -> None:
