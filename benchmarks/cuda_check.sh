@@ -7,7 +7,9 @@
 # It runs, each step timed and its exit status kept:
 #   1. the headline command on the GPU from an empty cache: fgav audit --backbone swin
 #      --head depth (SynthSpoof, the default Swin target and its SFA module are made first);
-#   2. a two-rank torchrun evaluation of that target, which must equal the one-process one;
+#   2. a two-rank torchrun evaluation and a two-rank torchrun audit of that target, each of which
+#      must equal the one-process one (on two GPUs where there are two; on one GPU, whose ranks
+#      NCCL cannot share, the two ranks run on the CPU, with gloo, against a one-process CPU run);
 #   3. training speed: one epoch of the default ResNet-18 recipe in fp32 against bf16 autocast
 #      with channels_last (FGAV_PRECISION=fp32 turns both off), side by side;
 #   4. the audit's speed and numbers in fp32 against bf16 autocast (the audit itself runs in
@@ -39,9 +41,14 @@ step() {  # step NAME COMMAND...: run, time, keep the exit status and the log
 
 step headline "${FGAV[@]}" audit --backbone swin --head depth --device cuda --json "$OUT/headline.json"
 SWIN=$(ls -d "$FGAV_CACHE"/models/swin-* 2>/dev/null | head -1)
-step evaluate_one "${FGAV[@]}" evaluate --checkpoint "$SWIN" --device cuda --json "$OUT/evaluate_one.json"
-step evaluate_two torchrun --nproc_per_node=2 -m fgav evaluate --checkpoint "$SWIN" --device cuda \
+RANKS_ON=$("$PY" -c "import torch; print('cuda' if torch.cuda.device_count() >= 2 else 'cpu')")
+step evaluate_one "${FGAV[@]}" evaluate --checkpoint "$SWIN" --device "$RANKS_ON" --json "$OUT/evaluate_one.json"
+step evaluate_two torchrun --nproc_per_node=2 -m fgav evaluate --checkpoint "$SWIN" --device "$RANKS_ON" \
   --json "$OUT/evaluate_two.json"
+AUDIT_ARGS=(--checkpoint "$SWIN" --head classification --head depth --attack fgsm --attack pgd
+            --attack-option pgd.steps=10 --augmenter none --limit 64 --device "$RANKS_ON")
+step audit_one "${FGAV[@]}" audit "${AUDIT_ARGS[@]}" --json "$OUT/audit_one.json"
+step audit_two torchrun --nproc_per_node=2 -m fgav audit "${AUDIT_ARGS[@]}" --json "$OUT/audit_two.json"
 step train_bf16 "${FGAV[@]}" train --backbone resnet18 --epochs 1 --device cuda --overwrite --out "$OUT/r18-bf16"
 step train_fp32 env FGAV_PRECISION=fp32 "${FGAV[@]}" train --backbone resnet18 --epochs 1 --device cuda --overwrite \
   --out "$OUT/r18-fp32"
@@ -78,6 +85,10 @@ def load(name):
 one, two = load("evaluate_one.json"), load("evaluate_two.json")
 def metrics(r):
     return None if r is None else {k: r.get(k) for k in ("accuracy", "mse", "fas", "n")}
+def audited(r):  # what must not depend on the number of ranks: every count, rate and flag
+    return None if r is None else [{k: e.get(k) for k in ("part", "attack", "epsilon", "n", "asr", "outcomes", "flags")}
+                                   for e in r["results"]]
+audit_one, audit_two = load("audit_one.json"), load("audit_two.json")
 def images_per_s(run):
     try:
         lines = (out / run / "metrics.jsonl").read_text().splitlines()
@@ -90,7 +101,9 @@ figures = {
     "seconds": {$(for k in "${!SECONDS_OF[@]}"; do printf '"%s": %s, ' "$k" "${SECONDS_OF[$k]}"; done)},
     "exit": {$(for k in "${!STATUS_OF[@]}"; do printf '"%s": %s, ' "$k" "${STATUS_OF[$k]}"; done)},
     "headline_asr": None if headline is None else {f"{r['part']}/{r['augmenter']}": r["asr"] for r in headline["results"]},
+    "ranks_on": "$RANKS_ON",
     "two_ranks_equal_one": metrics(one) is not None and metrics(one) == metrics(two),
+    "two_rank_audit_equals_one": audited(audit_one) is not None and audited(audit_one) == audited(audit_two),
     "train_images_per_s": {"bf16_channels_last": bf16, "fp32": fp32},
     "train_bf16_speedup": None if not (bf16 and fp32) else bf16 / fp32,
     "audit_precision": load("audit_precision.json"),

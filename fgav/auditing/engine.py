@@ -35,6 +35,7 @@ from fgav.auditing.metrics import MetricAccumulator
 from fgav.auditing.result import AuditResult
 from fgav.auditing.state import load_state, save_state
 from fgav.core.aiming import PartObjective, aimed_model
+from fgav.core.distributed import DistContext, gather_objects
 from fgav.core.errors import FgavError
 from fgav.core.interfaces import Augmenter
 from fgav.core.model import CLASSIFICATION, MultiTaskModel, check_images
@@ -129,13 +130,15 @@ def run_audit(
     resume: bool = False,
     fingerprint: Mapping[str, Any] | None = None,
     evidence: dict[Key, Evidence] | None = None,
+    first_batch: int = 0,
 ) -> tuple[dict[Key, MetricAccumulator], SkipCounter]:
     """Run the plan over every batch; return the accumulators and the unreadable images skipped.
 
     With ``state_path``, the state is saved after every batch; with ``resume`` too, an
     existing state is loaded first and its finished batches are not attacked again.
     ``evidence``, where given, is filled per result with what its flags are judged on
-    (:func:`fgav.auditing.flags.judge`).
+    (:func:`fgav.auditing.flags.judge`). ``first_batch`` is the number of the loader's
+    first batch in the whole audit (a torchrun shard's offset): it seeds the random starts.
     """
     evidence = {} if evidence is None else evidence
     model = model.to(device).eval()
@@ -172,7 +175,7 @@ def run_audit(
             # Each batch's random starts come from (seed, batch number) alone, so a resumed
             # audit draws what an uninterrupted one drew; the caller's RNG is left as it was.
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(plan.seed * 1_000_003 + number)
+                torch.manual_seed(plan.seed * 1_000_003 + first_batch + number)
                 _attack_batch(model, raw, number, plan, accumulators, evidence, provides, device)
         if state_path is not None:
             saved = {key: _Saved(acc, evidence.get(key)) for key, acc in accumulators.items()}
@@ -181,6 +184,55 @@ def run_audit(
         if on_batch is not None:
             on_batch(len(raw["image"]))
     return accumulators, skips
+
+
+def gather_shards(
+    world: DistContext,
+    model: MultiTaskModel,
+    provides: frozenset[str],
+    accumulators: dict[Key, MetricAccumulator],
+    evidence: dict[Key, Evidence],
+    skipped: list[str],
+) -> tuple[dict[Key, MetricAccumulator], dict[Key, Evidence], list[str]]:
+    """Every rank's shard of an audit, merged in rank order (the shards' sample order) on every rank.
+
+    Each rank attacked a contiguous block of batches; merged, the accumulators, the flag
+    evidence and the skipped images are those one process would hold after every batch.
+    """
+    mine = ([(key, acc.state(), evidence[key].state() if key in evidence else None)
+             for key, acc in accumulators.items()], skipped)  # fmt: skip
+    merged: dict[Key, MetricAccumulator] = {}
+    merged_evidence: dict[Key, Evidence] = {}
+    paths: list[str] = []
+    for items, rank_skipped in gather_objects(mine, world):
+        paths += rank_skipped
+        for key, acc_state, ev_state in items:
+            acc = MetricAccumulator(dict(model.heads), provides)
+            acc.load_state(acc_state)
+            if key in merged:
+                merged[key].merge(acc)
+            else:
+                merged[key] = acc
+            if ev_state is not None:
+                ev = Evidence.from_state(ev_state)
+                if key in merged_evidence:
+                    merged_evidence[key].merge(ev)
+                else:
+                    merged_evidence[key] = ev
+    return merged, merged_evidence, paths
+
+
+def shard_of(n: int, batch_size: int, world: DistContext) -> tuple[range, int]:
+    """This rank's samples of ``n`` and the number of its first batch: a contiguous block of whole batches.
+
+    The batches are dealt out in blocks as even as whole batches allow (a rank may get
+    none), so that a batch holds the same samples, and draws the same random starts,
+    whichever rank attacks it.
+    """
+    batches = -(-n // batch_size)
+    first = batches * world.rank // world.world_size
+    last = batches * (world.rank + 1) // world.world_size
+    return range(first * batch_size, min(last * batch_size, n)), first
 
 
 class _Saved:
@@ -333,4 +385,4 @@ def epsilons_of(eps: float | Sequence[float] | None) -> list[float]:
     return [float(v) for v in values]
 
 
-__all__ = ["AuditResult", "Plan", "check_images", "epsilons_of", "plan_parts", "run_audit"]
+__all__ = ["AuditResult", "Plan", "check_images", "epsilons_of", "gather_shards", "plan_parts", "run_audit", "shard_of"]

@@ -170,6 +170,17 @@ class Evidence:
         """The attack's flips with an unbounded budget on the same batch."""
         self.unbounded_flipped = (self.unbounded_flipped or []) + flipped.tolist()
 
+    def merge(self, other: Evidence) -> None:
+        """Add the evidence of the samples that follow this one's (a later shard), in order."""
+        self.right += other.right
+        self.flipped += other.flipped
+        for name in ("gradients_checked", "zero_gradients", "judged", "unstable", "failed_traced", "rising"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.fgsm_flipped is not None:
+            self.fgsm_flipped = (self.fgsm_flipped or []) + other.fgsm_flipped
+        if other.unbounded_flipped is not None:
+            self.unbounded_flipped = (self.unbounded_flipped or []) + other.unbounded_flipped
+
     def state(self) -> dict[str, Any]:
         """JSON-ready (for resuming an interrupted audit)."""
         return dict(vars(self))

@@ -170,6 +170,40 @@ class MetricAccumulator:
         self.alone = None if alone is None else {"flipped": int(alone["flipped"]), "dist": dict(alone["dist"]),
                                                  "outcomes": [alone["outcomes"]] if alone["outcomes"] else []}
 
+    def merge(self, other: MetricAccumulator) -> None:
+        """Add what ``other`` accumulated over the samples that follow this one's (a later shard).
+
+        Every count, sum, per-sample list and breakdown is the one a single accumulator
+        would hold after both; sums are added in shard order.
+        """
+        self.n += other.n
+        self.right_clean += other.right_clean
+        self.flipped += other.flipped
+        for name, (clean_right, adv_right, count) in other.correct.items():
+            tally = self.correct.setdefault(name, [0.0, 0.0, 0.0])
+            tally[0] += clean_right
+            tally[1] += adv_right
+            tally[2] += count
+        for name, value in other.change.items():
+            self.change[name] = self.change.get(name, 0.0) + value
+        for key, value in other.dist.items():
+            self.dist[key] += value
+        self.scores += other.scores
+        self.labels += other.labels
+        for key, groups in other.groups.items():
+            for group, (right, flipped) in groups.items():
+                tally_g = self.groups.setdefault(key, {}).setdefault(group, [0, 0])
+                tally_g[0] += right
+                tally_g[1] += flipped
+        self.outcomes += other.outcomes
+        if other.alone is not None:
+            if self.alone is None:
+                self.alone = {"flipped": 0, "outcomes": [], "dist": {"linf": 0.0, "l2": 0.0, "l0": 0.0}}
+            self.alone["flipped"] += other.alone["flipped"]
+            self.alone["outcomes"] += other.alone["outcomes"]
+            for key, value in other.alone["dist"].items():
+                self.alone["dist"][key] += value
+
     def result(self) -> dict[str, Any]:
         """The figures: ``asr``, ``accuracy``, ``clean_accuracy``, ``change``, ``distortion``, ...
 

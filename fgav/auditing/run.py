@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import Subset
 
 from fgav.auditing.choices import parse_epsilons, parse_names, unique, unique_epsilons
-from fgav.auditing.engine import DEFAULT_EPSILON, Plan, check_images, plan_parts, run_audit
+from fgav.auditing.engine import DEFAULT_EPSILON, Plan, check_images, gather_shards, plan_parts, run_audit, shard_of
 from fgav.auditing.flags import Evidence, Key, judge
 from fgav.auditing.result import AuditEntry, AuditResult
 from fgav.auditing.setup import (
@@ -28,8 +29,9 @@ from fgav.auditing.setup import (
     provided_keys,
     training_data,
 )
-from fgav.auditing.state import claim_state, data_fingerprint, settings_of, tensor_digest
+from fgav.auditing.state import claim_state, data_fingerprint, rank_state_path, settings_of, tensor_digest
 from fgav.core.devices import full_precision, resolve_device
+from fgav.core.distributed import DistContext, on_main, raise_together
 from fgav.core.errors import FgavError
 from fgav.core.model import MultiTaskModel
 from fgav.data import make_loader
@@ -57,6 +59,7 @@ def audit(
     restart: bool = False,
     keep_state: bool = False,
     check: bool = False,
+    world: DistContext | None = None,
 ) -> AuditResult:
     """Attack parts of a multitask FAS model and measure what each attack does.
 
@@ -93,6 +96,14 @@ def audit(
             without attacking again).
         check: also run the failure indicators that cost extra passes (each attack once
             more with an unbounded budget: ``unbounded-failure``). The cheap ones always run.
+        world: torchrun's world to split the samples over
+            (:func:`fgav.core.distributed.init_distributed`; every rank calls ``audit``
+            alike). Each rank attacks a contiguous block of batches on its own device
+            (``LOCAL_RANK``'s GPU), saves its progress to its own state file
+            (``state_path.rank-R-of-W``), and every rank returns the whole result, equal to
+            one process's: a batch holds the same samples and draws the same random
+            starts whichever rank attacks it. ``progress`` counts this rank's samples.
+            ``None`` (or a world of one): one process.
 
     Returns:
         An :class:`AuditResult` with one entry per (part, attack, epsilon, augmenter), each
@@ -103,7 +114,8 @@ def audit(
         raise FgavError(f"batch size must be at least 1, not {batch_size}")
     if limit is not None and limit < 1:
         raise FgavError(f"limit must be at least 1, not {limit}")
-    state = Path(state_path) if state_path is not None else None
+    ctx = world if world is not None and world.distributed else None  # None: one process
+    state = rank_state_path(Path(state_path) if state_path is not None else None, world)
     claim_state(state, resume=resume, restart=restart)
     # One string or a list, as the command line gives them; a repeat would count twice.
     head_names, notes = unique(parse_names(heads, what="part"), what="part")
@@ -113,7 +125,7 @@ def audit(
     notes += repeated
     epsilons, repeated = unique_epsilons(parse_epsilons(eps))
     notes += repeated
-    dev = resolve_device(device)
+    dev = ctx.device if ctx is not None else resolve_device(device)
     model = frozen_model(model, dev)
     image_size = int(model.config.get("image_size", 64))
     source = data
@@ -121,17 +133,24 @@ def audit(
     provides = provided_keys(data)
     parts, skipped_parts = plan_parts(model, "all" if "all" in head_names else head_names, provides)
     notes += skipped_parts
+
+    def fit_augmenters() -> list[tuple[str, Any]]:
+        return build_augmenters(augmenter_specs, model, augmenter_options or {},
+                                training_data(source, image_size=image_size))
+
+    # Under torchrun rank 0 fits (and caches) any augmenter first; the others then load it.
+    built = on_main(fit_augmenters, ctx) if ctx is not None else None
     plan = Plan(
         parts=parts,
         attacks=_distinct(build_attacks(attack_specs, attack_options or {}), what="attack"),
         epsilons=epsilons,
-        augmenters=_distinct(build_augmenters(augmenter_specs, model, augmenter_options or {},
-                                              training_data(source, image_size=image_size)), what="augmenter"),
+        augmenters=_distinct(built if built is not None else fit_augmenters(), what="augmenter"),
         early_stop=early_stop,
         seed=seed,
         check=check,
     )
-    total = len(data)
+    samples, first_batch = shard_of(len(data), batch_size, ctx) if ctx is not None else (range(len(data)), 0)
+    total = len(samples)
     done = [0]
 
     def on_batch(n: int) -> None:
@@ -151,15 +170,27 @@ def audit(
             "augmenter_options": {k: repr(v) for k, v in (augmenter_options or {}).items()},
             "augmenter_settings": {name: settings_of(augmenter) for name, augmenter in plan.augmenters},
             "epsilons": epsilons, "batch_size": batch_size, "seed": seed, "early_stop": early_stop,
-            "check": check,
+            "check": check, "shard": [samples.start, samples.stop],
         }
-    loader = make_loader(data, batch_size=batch_size)
+    loader = make_loader(Subset(data, samples) if ctx is not None else data, batch_size=batch_size)
     if progress is not None:
         progress(0, total)
     evidence: dict[Key, Evidence] = {}
-    with full_precision():  # no TF32: the decision an attack judged is the one re-evaluated
-        accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
-                                        state_path=state, resume=resume, fingerprint=fingerprint, evidence=evidence)
+    error: str | None = None
+    try:
+        with full_precision():  # no TF32: the decision an attack judged is the one re-evaluated
+            accumulators, skips = run_audit(model, loader, plan, provides=provides, device=dev, on_batch=on_batch,
+                                            state_path=state, resume=resume, fingerprint=fingerprint,
+                                            evidence=evidence, first_batch=first_batch)
+    except FgavError as exc:
+        if ctx is None:
+            raise
+        error = str(exc)
+    if ctx is not None:
+        raise_together(error, ctx)  # one rank's bad batch stops every rank with its line
+    skipped = list(skips.paths)
+    if ctx is not None:
+        accumulators, evidence, skipped = gather_shards(ctx, model, provides, accumulators, evidence, skipped)
     flags = judge(evidence)
     modes = {name: augmenter.mode for name, augmenter in plan.augmenters}
     results = []
@@ -184,13 +215,14 @@ def audit(
         "batch_size": batch_size,
         "seed": seed,
         "device": str(dev),
+        "processes": ctx.world_size if ctx is not None else 1,
         "early_stop": early_stop,
         "check": check,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if state is not None and not keep_state:
         state.unlink(missing_ok=True)  # finished: nothing left to resume
-    return AuditResult(results, config, notes, list(skips.paths))
+    return AuditResult(results, config, notes, skipped)
 
 
 def _identity(spec: Any) -> Any:

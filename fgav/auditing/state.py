@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fgav.core.distributed import DistContext
 from fgav.core.errors import FgavError
 from fgav.core.io import write_atomically
 from fgav.data.dataset import FASDataset
@@ -98,6 +99,17 @@ def save_state(
         "skipped": skipped,
     }
     write_atomically(path, json.dumps(payload))
+
+
+def rank_state_path(path: Path | None, world: DistContext | None) -> Path | None:
+    """This rank's state file: ``path`` itself in one process, ``path.rank-R-of-W`` under torchrun.
+
+    Each rank saves the progress of its own shard, so that a resumed torchrun audit (the
+    same number of ranks) continues every shard where it stopped.
+    """
+    if path is None or world is None or not world.distributed:
+        return path
+    return path.with_name(f"{path.name}.rank-{world.rank}-of-{world.world_size}")
 
 
 def claim_state(path: Path | None, *, resume: bool, restart: bool) -> None:
@@ -178,4 +190,5 @@ def load_state(path: Path, *, fingerprint: Mapping[str, Any]) -> dict[str, Any]:
     return payload
 
 
-__all__ = ["claim_state", "data_fingerprint", "load_state", "save_state", "settings_of", "tensor_digest"]
+__all__ = ["claim_state", "data_fingerprint", "load_state", "rank_state_path", "save_state", "settings_of",
+           "tensor_digest"]

@@ -67,12 +67,16 @@ def audit(
 ) -> None:
     """Aim attacks at parts of a face anti-spoofing model and print what they do.
 
+    Under torchrun --nproc_per_node=N -m fgav audit, the samples are split over N
+    processes (one GPU each); the result is the one-process result.
+
     Example: fgav audit --backbone swin --head depth
     """
     import fgav
     from fgav.auditing import audit as run
     from fgav.auditing.choices import parse_epsilons
-    from fgav.auditing.state import claim_state
+    from fgav.auditing.state import claim_state, rank_state_path
+    from fgav.core.distributed import any_rank, init_distributed, launched_by_torchrun, on_main
     from fgav.data import cache_dir
     from fgav.core.formatting import format_epsilons
     from fgav.core.devices import resolve_device
@@ -95,14 +99,24 @@ def audit(
     augmenter_options = parse_component_options(
         augmenter_option, list(dict.fromkeys(n.partition(":")[0] for n in augmenter_names)), what="augmenter"
     )
-    claim_state(state_path, resume=resume, restart=restart)  # last: --restart discards the progress only now
     dev = resolve_device(device)
+    # Under torchrun every rank attacks its own block of batches (on LOCAL_RANK's GPU) and
+    # saves its own state; rank 0 alone prints and writes.
+    world = init_distributed(dev) if launched_by_torchrun() else None
+    if world is not None:
+        dev = world.device
+        click.get_current_context().call_on_close(world.close)  # on an error too: no broken collective at exit
+    main = world is None or world.is_main
+    rank_state = rank_state_path(state_path, world)
+    claim_state(rank_state, resume=resume, restart=restart)  # last: --restart discards the progress only now
     if checkpoint is not None:
         model = fgav.load_model(checkpoint, device=dev)
     else:
         from fgav.targets import default
 
         fgav.get_backbone(backbone)  # type: ignore[arg-type]
+        if world is not None:  # rank 0 trains and caches a missing target; the others then load it
+            on_main(lambda: default(backbone, device=dev), world)  # type: ignore[arg-type]
         model = default(backbone, device=dev)  # type: ignore[arg-type]
     part_list = list(heads) or ["classification"]
     tasks: list[TaskID] = []
@@ -130,12 +144,18 @@ def audit(
             augmenter_options=augmenter_options,
             early_stop=early_stop,
             split=split,
-            progress=advance,
+            progress=advance if main else None,
             state_path=state_path,
             resume=resume,
             check=check,
             keep_state=True,  # removed below, once every output is written
+            world=world,
         )
+    if world is not None and not world.is_main:  # wait for rank 0's outputs: this rank's state goes once they are safe
+        keep_states = any_rank(False, world)
+        if rank_state is not None and not keep_states:
+            rank_state.unlink(missing_ok=True)
+        return
     out = Console()
     if not out.is_terminal:  # a pipe or a log: wide enough that the table keeps its numbers
         out = Console(width=160)
@@ -158,14 +178,18 @@ def audit(
         try:
             saved = write_safely(path, write, fallbacks=fallbacks)
         except FgavError as exc:
-            kept = f"; the audit's state stays in {state_path} (--resume rebuilds the result)" if state_path else ""
+            if world is not None:
+                any_rank(True, world)  # the other ranks keep their states too
+            kept = f"; the audit's state stays in {rank_state} (--resume rebuilds the result)" if rank_state else ""
             raise FgavError(f"{exc}{kept}") from None
         console.print(saved.message(path), markup=False, highlight=False, soft_wrap=True)
         misplaced |= saved.problem is not None
-    if state_path is not None and not misplaced:
-        state_path.unlink(missing_ok=True)  # finished and safely written: nothing left to resume
+    if world is not None:
+        any_rank(misplaced, world)  # tells the other ranks whether to keep their states
+    if rank_state is not None and not misplaced:
+        rank_state.unlink(missing_ok=True)  # finished and safely written: nothing left to resume
     if misplaced:
-        if state_path is not None:
-            console.print(f"the audit's state stays in {state_path}: --resume rebuilds the result without attacking",
+        if rank_state is not None:
+            console.print(f"the audit's state stays in {rank_state}: --resume rebuilds the result without attacking",
                           markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(1)
