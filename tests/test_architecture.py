@@ -12,6 +12,8 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The venv's own lint-imports, found beside the interpreter when the venv is not on PATH.
+LINT_IMPORTS = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
 
 
 def _run(code: str) -> str:
@@ -28,9 +30,9 @@ def test_no_import_cycle_counting_function_level_imports() -> None:
     assert cyclic == [], f"modules in an import cycle: {cyclic}"
 
 
-@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter is not installed (pip install -e .[dev])")
+@pytest.mark.skipif(LINT_IMPORTS is None, reason="import-linter is not installed (pip install -e .[dev])")
 def test_the_layer_contract_is_kept() -> None:
-    result = subprocess.run(["lint-imports"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(LINT_IMPORTS)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
