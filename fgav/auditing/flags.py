@@ -51,10 +51,11 @@ INCOMPLETE_RISE = 0.05
 by more than this share of the whole range its loss covered (scale-free: the range, not the size,
 counts), and its curve shows no break point (:data:`BREAK_POINT_ALIGNMENT`)."""
 BREAK_POINT_ALIGNMENT = 0.8
-"""A still-rising loss counts as unconverged only when its curve is this straight through its break
-point (:func:`break_point_alignment`) or bends upwards there: after Pintor et al.'s break-point
-angle, a curve that rose steeply and then bent into a slow creep has converged; one that rises
-along a straight line, or faster and faster, has not."""
+"""A still-rising loss counts as unconverged only when the last half of its curve is this straight
+through its break point (:func:`break_point_alignment`) or bends upwards there: after Pintor et
+al.'s break-point angle, a curve that bent into a slow creep in its last half has converged; one
+that rises along a straight line, or faster and faster, has not. The last half only: an attack's
+loss is often S-shaped (slow, steep, levelling off), and its end decides."""
 UNBOUNDED_SHARE = 0.0
 """``unbounded-failure`` fires when more than this share of the samples that should flip does not."""
 UNSTABLE_SHARE = 0.0
@@ -234,8 +235,8 @@ def still_rising(trace: Tensor) -> Tensor:
     The mean of the last window (:data:`INCOMPLETE_WINDOW` of the steps, at least one)
     is compared with the window before it, relative to the range the loss covered over
     the whole trace (:data:`INCOMPLETE_RISE`); a loss that rises so is unconverged unless
-    its curve bent into that rise at a clear break point (:func:`break_point_alignment`
-    below :data:`BREAK_POINT_ALIGNMENT`: converged, creeping). NaN entries (steps after a
+    the last half of its curve bends at a clear break point into that rise
+    (:func:`break_point_alignment` below :data:`BREAK_POINT_ALIGNMENT`: converged, creeping). NaN entries (steps after a
     sample stopped) are left out; a sample with fewer than two finite steps, or a flat
     loss, is not rising.
     """
@@ -248,7 +249,7 @@ def still_rising(trace: Tensor) -> Tensor:
         span = float(values.max() - values.min())
         rise = float(values[-w:].mean() - values[-2 * w:-w].mean())
         if span > 0 and rise > INCOMPLETE_RISE * span:
-            alignment, bends_up = break_point_alignment(values)
+            alignment, bends_up = break_point_alignment(values[values.numel() // 2:])
             rising[j] = bends_up or alignment > BREAK_POINT_ALIGNMENT
     return rising
 

@@ -117,9 +117,12 @@ def test_still_rising_reads_the_last_steps_of_a_trace() -> None:
         10 + 0.3 * (-1.0) ** steps,  # a fixed step oscillating about the optimum
         1e-6 * steps,  # rising on a tiny scale: the range, not the size, counts
         steps**2,  # rising faster and faster
-        torch.minimum(steps, torch.tensor(8.0)) + 0.15 * steps,  # a knee, then a creep of 5.5 % of its range
+        torch.minimum(steps, torch.tensor(14.0)) + 0.1 * steps,  # a knee late on, then a creep of 7 % of its range
+        torch.sigmoid((steps - 10) / 2),  # S-shaped: slow, steep, bending level in its last half
+        torch.minimum(steps, torch.tensor(4.0)) + 0.15 * steps,  # a knee early on, then a steady creep
     ], dim=1)
-    assert still_rising(trace).tolist() == [True, False, False, True, False, False, False, True, True, False]
+    expected = [True, False, False, True, False, False, False, True, True, False, False, True]
+    assert still_rising(trace).tolist() == expected
 
 
 def test_break_point_alignment_tells_a_straight_rise_from_a_knee() -> None:
