@@ -13,16 +13,21 @@ against the budget, before and after each arm.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from matplotlib.figure import Figure
 
 from fgav.core.errors import FgavError
 from fgav.core.io import write_atomically
 from fgav.core.model import MultiTaskModel
 from fgav.hardening import GRADIENT_ATTACKS, GRADIENT_FREE_ATTACKS, Judgement, harden, judge
 from fgav.hardening.evaluation import budget
+from fgav.metrics import wilson_interval
+from fgav.reports.figures import Series, line_figure, png
 from fgav.reproduce.jobs import Setting
 from fgav.reproduce.tables import ReproducedTable
 from fgav.train.checkpointing import STATE_FILE, load_state
@@ -144,31 +149,28 @@ def table(judgements: Mapping[str, Judgement], *, main: str, figure: str | None 
                            columns, rows, ours, None, notes)  # fmt: skip
 
 
-def figure(judgements: Mapping[str, Judgement], path: Path) -> Path:
-    """Robust accuracy of the decision against epsilon: the original target and each arm (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def robust_accuracy_figure(judgements: Mapping[str, Judgement]) -> Figure:
+    """Robust accuracy of the decision against epsilon, with 95 % Wilson intervals: the original and each arm."""
     first = next(iter(judgements.values()))
     eps = first.epsilons
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
-    ticks = [e * 255 for e in eps]
-    ax.plot(ticks, [first.robust("before", e) for e in eps], "k--o", label="original target")
-    for name, j in judgements.items():
-        ax.plot(ticks, [j.robust("after", e) for e in eps], "-o", label=f"hardened: {name}")
-    ax.set_xlabel("ε (/255, L∞)")
-    ax.set_ylabel("robust accuracy (live/spoof)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xticks(ticks)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+
+    def series(label: str, judgement: Judgement, model: str, colour: int, style: int) -> Series:
+        values = [judgement.robust(model, e) for e in eps]
+        n = int(judgement.config.get("n") or 0)
+        intervals = [wilson_interval(round(v * n), n) if n and math.isfinite(v) else None for v in values]
+        return Series(label, values, intervals, colour=colour, style=style)
+
+    lines = [series("original target", first, "before", 7, 1)]
+    lines += [series(f"hardened: {name}", j, "after", k, 0) for k, (name, j) in enumerate(judgements.items())]
+    return line_figure(title="Robust accuracy of the live/spoof decision, before and after hardening",
+                       x_values=[e * 255 for e in eps], x_labels=[budget(e) for e in eps], series=lines,
+                       x_label="ε (L∞)", y_label="robust accuracy")  # fmt: skip
+
+
+def figure(judgements: Mapping[str, Judgement], path: Path) -> Path:
+    """Write :func:`robust_accuracy_figure` as a PNG at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return write_atomically(path, png(robust_accuracy_figure(judgements)))
 
 
 def hardening_jobs(s: Setting) -> list:
@@ -192,4 +194,4 @@ def hardening_table(s: Setting, results: Mapping[str, Any]) -> ReproducedTable:
     return table(judgements, main=s.main, figure=str(png.relative_to(Path(s.out))))
 
 
-__all__ = ["ARMS", "Arm", "compare", "figure", "hardening_jobs", "hardening_table", "table"]
+__all__ = ["ARMS", "Arm", "compare", "figure", "hardening_jobs", "hardening_table", "robust_accuracy_figure", "table"]

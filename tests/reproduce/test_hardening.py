@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib
 import pytest
 
 import fgav
 from fgav.reproduce.experiments import EXTRAS, names
-from fgav.reproduce.hardening import Arm, compare, figure, table
+from fgav.reproduce.hardening import Arm, compare, figure, robust_accuracy_figure, table
 from fgav.train import train
 from tests.train.tiny import write_tiny_tree
 
@@ -41,8 +42,15 @@ def test_every_arm_is_hardened_judged_tabled_and_drawn(setup: tuple[Path, Path],
     assert all(v is not None and not math.isnan(v) for row in result.ours for v in row)
     text = result.to_markdown()
     assert "The paper has no figure for this table" in text and "robust-accuracy.png" in text
+    backend = matplotlib.get_backend()
     png = figure(judgements, tmp_path / "robust-accuracy.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.get_backend() == backend, "drawing leaves the user's matplotlib as it was"
+    (axes,) = robust_accuracy_figure(judgements).axes
+    drawn = {bars.get_label(): list(bars.lines[0].get_ydata()) for bars in axes.containers}  # one errorbar a line
+    first = next(iter(judgements.values()))
+    assert drawn == {"original target": [first.robust("before", e) for e in first.epsilons],
+                     **{f"hardened: {name}": [j.robust("after", e) for e in j.epsilons] for name, j in judgements.items()}}
     # A second call keeps what the first finished.
     again = compare(fgav.load_model(target), str(tree), out=tmp_path, log=lines.append, **options)
     assert sum("kept from the earlier run" in line for line in lines) == 2
