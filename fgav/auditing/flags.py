@@ -71,6 +71,14 @@ CODES: dict[str, str] = {  # the order flags are listed in
 }
 """Every flag code and what it means, in one line."""
 
+AUXILIARY_CAVEAT = ("; on an auxiliary part this can also be the aim: the attack ascends the part's loss, not the "
+                    "decision, and a stronger ascent need not flip more decisions (the part's vulnerability is at "
+                    "least the higher figure)")
+"""Appended to ``weaker-than-fgsm`` and ``not-monotone`` on a part other than the decision: there a
+flip is a side effect of the attack's objective, so a weak or non-monotone ASR is not always a
+failing attack (measured on the default target's reflection and depth parts, docs/audit.md)."""
+AUXILIARY_CAVEATED = ("weaker-than-fgsm", "not-monotone")
+
 Key = tuple[str, str, float | None, str]
 """A result's key: (part, attack, epsilon, augmenter), as the engine keys results."""
 
@@ -403,6 +411,10 @@ def judge(evidence: Mapping[Key, Evidence], *, classification: str = "classifica
         missed = _unbounded(key, ev, [o for _, o in sweeps.get((key[0], key[1], key[3]), [])], classification)
         if missed is not None:
             flags[key].append(missed)
+    for key, found in flags.items():
+        if key[0] != classification:
+            found[:] = [Flag(f.code, f.message + AUXILIARY_CAVEAT) if f.code in AUXILIARY_CAVEATED else f
+                        for f in found]
     order = list(CODES)
     return {key: sorted(found, key=lambda f: order.index(f.code)) for key, found in flags.items()}
 
@@ -412,7 +424,7 @@ def with_mark(text: str, mark: str) -> str:
     return f"{text} [{mark}]" if mark else text
 
 
-__all__ = ["BREAK_POINT_ALIGNMENT", "CODES", "INCOMPLETE_RISE", "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE",
+__all__ = ["AUXILIARY_CAVEAT", "AUXILIARY_CAVEATED", "BREAK_POINT_ALIGNMENT", "CODES", "INCOMPLETE_RISE", "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE",
            "UNBOUNDED_SHARE", "UNSTABLE_SHARE", "ZERO_GRADIENT_SHARE", "AttackRecord", "Evidence", "Flag",
            "UNBOUNDED", "Key", "break_point_alignment", "budget_is_epsilon", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
            "with_mark", "zero_gradient_samples"]

@@ -17,6 +17,7 @@ from torch import nn
 import fgav
 from fgav.auditing import audit
 from fgav.auditing.flags import (
+    AUXILIARY_CAVEAT,
     NOT_MONOTONE_SHARE,
     UNBOUNDED,
     Evidence,
@@ -170,6 +171,22 @@ def test_not_monotone_is_judged_on_samples_and_on_the_asr() -> None:
     assert flags[("depth", "pgd", 0.01, "none")] == [] and flags[("depth", "pgd", 0.02, "none")] == []
     assert [f.code for f in flags[("depth", "pgd", 0.03, "none")]] == ["not-monotone"]
     assert flags[("depth", "fgsm", 0.03, "none")][0].message.startswith("ASR 0.100 is below 0.125")
+
+
+def test_on_an_auxiliary_part_a_weak_or_falling_asr_says_it_may_be_the_aim() -> None:
+    right = [True] * 40
+    flips = lambda *i: [k in i for k in range(40)]  # noqa: E731
+    evidence = {}
+    for part in ("classification", "reflection"):
+        evidence[(part, "pgd", 0.01, "none")] = Evidence(right=right, flipped=flips(0, 1, 2, 3, 4))
+        weak = Evidence(right=right, flipped=flips(0, 1, 2))
+        weak.add_fgsm(torch.tensor(flips(*range(10))))
+        evidence[(part, "pgd", 0.03, "none")] = weak
+    flags = judge(evidence)
+    for part, caveat in (("classification", False), ("reflection", True)):
+        found = flags[(part, "pgd", 0.03, "none")]
+        assert [f.code for f in found] == ["not-monotone", "weaker-than-fgsm"]
+        assert all((AUXILIARY_CAVEAT in f.message) == caveat for f in found), part
 
 
 def test_a_noisy_model_is_unstable(tiny_target, tiny_data) -> None:
