@@ -9,8 +9,8 @@ would understate what transfers.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import torch
 from rich.table import Table
 
 from fgav.auditing.choices import parse_epsilons, parse_names, unique, unique_epsilons
-from fgav.auditing.engine import _adversarials, _to_device, check_images
+from fgav.auditing.engine import adversarial_examples, batch_to_device, check_images
 from fgav.auditing.flags import AttackRecord, Evidence, Key, judge, uses_gradients, with_mark, zero_gradient_samples
 from fgav.auditing.gradient import part_gradient
 from fgav.auditing.result import flag_footnotes
@@ -33,21 +33,81 @@ from fgav.core.model import CLASSIFICATION, MultiTaskModel
 from fgav.data import SkipCounter, make_loader
 
 
+@dataclass(frozen=True, eq=False)
+class TransferEntry(Mapping[str, Any]):
+    """One cell of the transfer matrix: a target's live/spoof accuracy on one source's adversarial examples.
+
+    The fields are typed attributes (``entry.accuracy``); the entry is also a read-only
+    mapping of its JSON form (``entry["accuracy"]``), as an audit's
+    :class:`~fgav.auditing.result.AuditEntry` is.
+    """
+
+    source: str
+    target: str
+    augmenter: str
+    epsilon: float | None
+    accuracy: float | None
+    n: int
+    flags: list[dict[str, str]] = field(default_factory=list)
+    """The source's own (white-box) result's indicators of attack failure, on every cell of its row."""
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TransferEntry:
+        """An entry from its JSON form.
+
+        Raises:
+            FgavError: not a mapping, or no ``source`` or ``target``.
+        """
+        if isinstance(values, TransferEntry):
+            return values
+        if not isinstance(values, Mapping) or "source" not in values or "target" not in values:
+            raise FgavError("a transfer result entry lacks its source or target: not a result of fgav transfer")
+        accuracy, epsilon = values.get("accuracy"), values.get("epsilon")
+        return cls(source=str(values["source"]), target=str(values["target"]),
+                   augmenter=str(values.get("augmenter") or "none"),
+                   epsilon=None if epsilon is None else float(epsilon),
+                   accuracy=None if accuracy is None else float(accuracy), n=int(values.get("n") or 0),
+                   flags=[dict(f) if isinstance(f, Mapping) else {"code": str(f), "message": ""}
+                          for f in values.get("flags") or []])  # fmt: skip
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _TRANSFER_FIELDS:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_TRANSFER_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_TRANSFER_FIELDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: a plain dict of the fields."""
+        return {name: getattr(self, name) for name in _TRANSFER_FIELDS}
+
+
+_TRANSFER_FIELDS = tuple(f.name for f in fields(TransferEntry))
+
+
 @dataclass
 class TransferResult:
     """The accuracy matrix: one entry per (source, target, augmenter, epsilon)."""
 
-    entries: list[dict[str, Any]]
+    entries: list[TransferEntry]
     clean_accuracy: dict[str, float]
     config: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Entries given as JSON mappings (a result read back) become typed entries.
+        self.entries = [TransferEntry.from_mapping(e) for e in self.entries]
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready payload (``kind: transfer``)."""
         return json_ready({"schema": 1, "kind": "transfer", "config": self.config,
-                           "clean_accuracy": self.clean_accuracy, "results": self.entries, "skipped": self.skipped,
-                           "notes": self.notes})
+                           "clean_accuracy": self.clean_accuracy, "results": [e.to_dict() for e in self.entries],
+                           "skipped": self.skipped, "notes": self.notes})
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The result as JSON text; written atomically to ``path`` when given."""
@@ -167,7 +227,7 @@ def transfer(
         skips.update(raw)
         if not len(raw["image"]):
             continue
-        batch = _to_device(raw, dev)
+        batch = batch_to_device(raw, dev)
         x, labels = batch["image"].float(), batch["spoof"].long()
         check_images(x)
         n += x.shape[0]
@@ -183,7 +243,7 @@ def transfer(
                 with torch.no_grad():
                     augmented = augmenter(x, batch).clamp(0, 1)
                 record = AttackRecord()
-                crafted = _adversarials(attack_obj, augmenter, objective, x, augmented, batch, epsilons, False, record)
+                crafted = adversarial_examples(attack_obj, augmenter, objective, x, augmented, batch, epsilons, False, record)
                 zero = None if not uses_gradients(attack_obj) else record.start_zero if record.start_zero is not None \
                     else zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
                 for i, (epsilon, x_adv) in enumerate(crafted):
@@ -200,8 +260,8 @@ def transfer(
         raise FgavError("no readable sample to attack")
     flags = judge(evidence)
     entries = [
-        {"source": s, "target": t, "augmenter": a, "epsilon": e, "accuracy": hits / n, "n": n,
-         "flags": [f.to_dict() for f in flags.get((CLASSIFICATION, s, e, a), [])]}
+        TransferEntry(source=s, target=t, augmenter=a, epsilon=e, accuracy=hits / n, n=n,
+                      flags=[f.to_dict() for f in flags.get((CLASSIFICATION, s, e, a), [])])
         for (s, t, a, e), hits in right.items()
     ]
     config = {
@@ -211,3 +271,6 @@ def transfer(
         "seed": seed, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
     }
     return TransferResult(entries, {k: v / n for k, v in clean_right.items()}, config, list(skips.paths), notes)
+
+
+__all__ = ["TransferEntry", "TransferResult", "transfer"]

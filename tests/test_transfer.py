@@ -11,7 +11,7 @@ import fgav
 from fgav.auditing.gradient import run_gradient_attack
 from fgav.core.aiming import PartObjective
 from fgav.core.errors import FgavError
-from fgav.transfer import transfer
+from fgav.transfer import TransferEntry, TransferResult, transfer
 from tests.auditing.conftest import train_tiny
 
 
@@ -56,3 +56,18 @@ def test_budget_strings_and_repeats_are_counted_once(pair, tiny_data) -> None:
                            "epsilon 8/255 given 2 times: attacked and counted once"]
     with pytest.raises(FgavError, match="no epsilon given"):
         transfer(pair, data, eps="", augmenters="none", device="cpu")
+
+
+def test_entries_are_typed_read_as_mappings_and_survive_json(pair, tiny_data, tmp_path) -> None:
+    result = transfer(pair, tiny_data.limit(8), attack="fgsm", eps=[8 / 255], augmenters=["none"], device="cpu")
+    entry = result.entries[0]
+    assert isinstance(entry, TransferEntry) and entry["accuracy"] == entry.accuracy and entry.n == 8
+    assert set(entry) == {"source", "target", "augmenter", "epsilon", "accuracy", "n", "flags"}
+    payload = json.loads(result.to_json())
+    again = TransferResult(payload["results"], payload["clean_accuracy"])
+    assert all(isinstance(e, TransferEntry) for e in again.entries) and again.entries == result.entries
+    assert again.entries[0] == payload["results"][0], "an entry equals its JSON form"
+    with pytest.raises(FgavError, match="lacks its source or target"):
+        TransferResult([{"target": "a", "accuracy": 0.5}], {})
+    with pytest.raises(FgavError, match="lacks its source or target"):
+        TransferResult(["not an entry"], {})  # type: ignore[list-item]

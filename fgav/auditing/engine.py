@@ -58,19 +58,20 @@ class Plan:
     check: bool = False  # run the flags that need extra passes (unbounded-failure)
 
 
-def _to_device(batch: Mapping[str, Any], device: torch.device) -> Batch:
+def batch_to_device(batch: Mapping[str, Any], device: torch.device) -> Batch:
+    """A batch with its tensors (nested ones too) moved to ``device``; other values as they are."""
     moved: dict[str, Any] = {}
     for key, value in batch.items():
         if isinstance(value, Tensor):
             moved[key] = value.to(device, non_blocking=True)
         elif isinstance(value, Mapping):
-            moved[key] = _to_device(value, device)
+            moved[key] = batch_to_device(value, device)
         else:
             moved[key] = value
     return cast("Batch", moved)
 
 
-def _adversarials(
+def adversarial_examples(
     attack: Any,
     augmenter: Augmenter,
     objective: PartObjective,
@@ -257,7 +258,7 @@ def _fgsm_flips(
 ) -> dict[float, Tensor]:
     """FGSM's flips at each budget (one gradient for the sweep): what iterative L-inf attacks must beat."""
     flips = {}
-    for eps, x_adv in _adversarials(fa.LinfFastGradientAttack(), augmenter, objective, x, augmented, batch,
+    for eps, x_adv in adversarial_examples(fa.LinfFastGradientAttack(), augmenter, objective, x, augmented, batch,
                                     epsilons, False):
         with torch.no_grad():
             flips[cast(float, eps)] = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
@@ -281,7 +282,7 @@ def _attack_batch(
     device: torch.device,
 ) -> None:
     """Every (augmenter, part, attack, epsilon) on one batch, sharing its clean outputs and S(x)."""
-    batch = _to_device(raw, device)
+    batch = batch_to_device(raw, device)
     x = batch["image"].float()
     check_images(x, where=f"batch {number}")
     with torch.no_grad():
@@ -301,7 +302,7 @@ def _attack_batch(
             zero: Tensor | None = None  # the part's gradient at the attacks' start: zero or not finite
             for attack_name, attack in plan.attacks:
                 record = AttackRecord()
-                results = _adversarials(attack, augmenter, objective, x, augmented, batch,
+                results = adversarial_examples(attack, augmenter, objective, x, augmented, batch,
                                         plan.epsilons, plan.early_stop, record)
                 if zero is None and uses_gradients(attack):
                     # Every attack on this part starts from S(x) (push) or takes its gradients
@@ -350,7 +351,7 @@ def _check_unbounded(
     budget = unbounded_budget(attack, x[0])
     if budget is UNBOUNDED:
         return
-    ((_, x_adv),) = _adversarials(attack, augmenter, objective, x, augmented, batch, [budget], plan.early_stop)
+    ((_, x_adv),) = adversarial_examples(attack, augmenter, objective, x, augmented, batch, [budget], plan.early_stop)
     with torch.no_grad():
         flipped = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
     for ev in evidence:
@@ -385,4 +386,4 @@ def epsilons_of(eps: float | Sequence[float] | None) -> list[float]:
     return [float(v) for v in values]
 
 
-__all__ = ["AuditResult", "Plan", "check_images", "epsilons_of", "gather_shards", "plan_parts", "run_audit", "shard_of"]
+__all__ = ["AuditResult", "Plan", "adversarial_examples", "batch_to_device", "check_images", "epsilons_of", "gather_shards", "plan_parts", "run_audit", "shard_of"]

@@ -35,7 +35,7 @@ def _facts(result: TransferResult) -> list[tuple[str, str]]:
 
 def transfer_report(result: TransferResult, *, source: str = "") -> Report:
     """The report of a transfer run: one matrix (table and heat map) per epsilon."""
-    entries = [e for e in result.entries if isinstance(e, dict) and "source" in e and "target" in e]
+    entries = result.entries  # typed on reading: each has its source and target
     sources = _unique([e["source"] for e in entries])
     targets = _unique([e["target"] for e in entries])
     augmenters = _unique([e.get("augmenter") for e in entries])
