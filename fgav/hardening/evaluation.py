@@ -28,7 +28,7 @@ from rich.table import Table
 
 from fgav.auditing import audit
 from fgav.core.errors import FgavError
-from fgav.core.formatting import markdown_table
+from fgav.core.formatting import format_epsilon, markdown_table
 from fgav.core.model import CLASSIFICATION, MultiTaskModel
 from fgav.core.progress import ProgressLike, progress_display
 from fgav.factory import load_model
@@ -104,7 +104,7 @@ class Judgement:
         body = []
         for part in self.parts:
             for eps in self.epsilons:
-                cells = [part, budget(eps)]
+                cells = [part, format_epsilon(eps)]
                 for model in ("before", "after"):
                     cells += [_fmt(self.robust(model, eps, part=part, kind=k)) for k in ("gradient", "gradient-free")]
                     cells.append(_fmt(self.robust(model, eps, part=part)))
@@ -142,12 +142,6 @@ class Judgement:
         for row in self.summary():
             robust.add_row(*row)
         return [clean, robust]
-
-
-def budget(eps: float) -> str:
-    """A budget as the user gave it: ``8/255``, or the number where it is no whole 255th."""
-    scaled = eps * 255
-    return f"{round(scaled)}/255" if abs(scaled - round(scaled)) < 1e-6 else f"{eps:.4g}"
 
 
 def _fmt(value: float | None, *, sign: bool = False) -> str:
@@ -274,17 +268,16 @@ def masking_verdicts(judgement: Judgement, *, gap: float = MASKING_GAP) -> list[
             grad = judgement.robust(model, eps, kind="gradient")
             free = judgement.robust(model, eps, kind="gradient-free")
             if math.isfinite(grad) and math.isfinite(free) and free < grad - gap:
-                lines.append(f"{model}, {budget(eps)}: the gradient-free attack leaves {free:.3f} robust, "
+                lines.append(f"{model}, {format_epsilon(eps)}: the gradient-free attack leaves {free:.3f} robust, "
                              f"the gradient attack {grad:.3f}: gradients are masked, the model is not that robust")  # fmt: skip
         for row in (r for r in judgement.rows if r["model"] == model):
             for flag in row["flags"]:
                 code = flag.get("code") if isinstance(flag, Mapping) else str(flag)
                 if code in MASKING_FLAGS:
-                    lines.append(f"{model}: {row['attack']} on {row['part']} at {budget(row['epsilon'])} "
+                    lines.append(f"{model}: {row['attack']} on {row['part']} at {format_epsilon(row['epsilon'])} "
                                  f"raised {code}")  # fmt: skip
     return lines
 
 
-__all__ = ["GRADIENT_ATTACKS", "GRADIENT_FREE_ATTACKS", "JUDGE_ATTACK_OPTIONS", "JUDGE_EPSILONS", "Judgement",
-           "judge_attack_options",
-           "MASKING_FLAGS", "judge", "masking_verdicts", "robust_accuracy"]  # fmt: skip
+__all__ = ["GRADIENT_ATTACKS", "GRADIENT_FREE_ATTACKS", "JUDGE_ATTACK_OPTIONS", "JUDGE_EPSILONS", "MASKING_FLAGS",
+           "Judgement", "judge", "judge_attack_options", "masking_verdicts", "robust_accuracy"]

@@ -22,10 +22,10 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from fgav.core.errors import FgavError
+from fgav.core.formatting import format_epsilon
 from fgav.core.io import write_atomically
 from fgav.core.model import MultiTaskModel
 from fgav.hardening import GRADIENT_ATTACKS, GRADIENT_FREE_ATTACKS, Judgement, harden, judge
-from fgav.hardening.evaluation import budget
 from fgav.metrics import wilson_interval
 from fgav.reports.figures import Series, line_figure, png
 from fgav.reproduce.jobs import Setting
@@ -125,7 +125,7 @@ def table(judgements: Mapping[str, Judgement], *, main: str, figure: str | None 
     """The comparison as a table: clean accuracy and robust accuracy at 4/255 and 8/255 per arm."""
     first = next(iter(judgements.values()))
     table_eps = [e for e in first.epsilons if any(abs(e - t) < 1e-9 for t in (4 / 255, 8 / 255))] or first.epsilons
-    columns = ["clean accuracy", *[f"robust {budget(e)}" for e in table_eps]]
+    columns = ["clean accuracy", *[f"robust {format_epsilon(e)}" for e in table_eps]]
     rows = ["original target"]
     ours: list[list[float | None]] = [[first.clean["before"].get("classification"),
                                        *[first.robust("before", e) for e in table_eps]]]  # fmt: skip
@@ -163,7 +163,7 @@ def robust_accuracy_figure(judgements: Mapping[str, Judgement]) -> Figure:
     lines = [series("original target", first, "before", 7, 1)]
     lines += [series(f"hardened: {name}", j, "after", k, 0) for k, (name, j) in enumerate(judgements.items())]
     return line_figure(title="Robust accuracy of the live/spoof decision, before and after hardening",
-                       x_values=[e * 255 for e in eps], x_labels=[budget(e) for e in eps], series=lines,
+                       x_values=[e * 255 for e in eps], x_labels=[format_epsilon(e) for e in eps], series=lines,
                        x_label="ε (L∞)", y_label="robust accuracy")  # fmt: skip
 
 
