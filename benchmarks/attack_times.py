@@ -2,9 +2,9 @@
 
 On the default ResNet-18 target (64 px) and the first N SynthSpoof test images, each
 registered built-in attack runs with its defaults in a 6-part audit at one budget (8/255
-for the L-inf attacks; 0.5 in L2 for the L2 ones, DeepFool, C&W and EAD being
-minimization attacks that run to their own end; the others take no epsilon or read it
-as a cap), no augmenter, early stopping on (the audit's default). The time is the
+for the L-inf attacks, DeepFool included; 0.5 for the L2 ones: L2 PGD, C&W and EAD, the
+last two minimization attacks that run to their own end; the others take no epsilon or
+read it as a cap), no augmenter, early stopping on (the audit's default). The time is the
 audit's wall time; the figure for 500 images is it times 500 / N (the audit's work
 grows with the images; batches are 32). Run on a quiet machine, alone.
 
@@ -24,7 +24,7 @@ import fgav
 import fgav.targets
 from fgav.core.formatting import format_epsilons
 
-L2 = {"l2pgd", "cw", "ead", "deepfool"}
+L2 = {"l2pgd", "cw", "ead"}
 
 
 def main() -> None:
