@@ -254,7 +254,15 @@ class SparseAttack(PerEpsilon, MinimizationAttack):  # type: ignore[misc]  # Per
             if todo.size == 0:
                 break
             idx = ep.from_numpy(classes, todo)
-            adv, ok = self._pgd0(call, x[idx], classes[idx], targeted, functools.partial(_project_at, project, idx))
+
+            def call_rows(z: ep.Tensor, idx: ep.Tensor = idx) -> ep.Tensor:
+                # A restart attacks the samples left unfooled, but the model sees the whole
+                # batch (the others clean) and only their rows are read: a model aimed at a
+                # part (fgav.foolbox_model) holds per-sample targets by position in the batch.
+                return call(x.index_update(idx, z))[idx]
+
+            adv, ok = self._pgd0(call_rows, x[idx], classes[idx], targeted,
+                                 functools.partial(_project_at, project, idx))
             best = best.index_update(idx, adv)
             found[todo] = ok.numpy()
         # Scaling back can round past a bound; clipping only shrinks the changes.

@@ -253,3 +253,32 @@ class _Scale(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.factor
+
+
+class WholeBatchOnly(torch.nn.Module):
+    """The task's net, refusing any batch but the whole one (as a model aimed at a part does)."""
+
+    def __init__(self, net: torch.nn.Module, n: int) -> None:
+        super().__init__()
+        self.net, self.n = net, n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[0] == self.n, f"evaluated on {x.shape[0]} inputs of a batch of {self.n}"
+        return self.net(x)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_restarts_evaluate_the_whole_batch_and_change_no_result(task, variant: str) -> None:
+    fmodel, net, x, y = task
+    whole = fb.PyTorchModel(WholeBatchOnly(net, len(x)).eval(), bounds=(0, 1))
+    attack = SparseAttack(k=1, kappa=0.8, steps=3, restarts=3, variant=variant)
+    first = SparseAttack(k=1, kappa=0.8, steps=3, restarts=1, variant=variant)
+    torch.manual_seed(0)
+    found_first = first(whole, x, y, epsilons=None)[2]
+    assert 0 < found_first.sum() < len(x), "the first restart leaves some samples for the next"
+    torch.manual_seed(0)
+    raw, _, success = attack(whole, x, y, epsilons=None)
+    torch.manual_seed(0)
+    raw_any, _, success_any = attack(fmodel, x, y, epsilons=None)
+    assert torch.equal(success, success_any) and torch.equal(raw, raw_any), "the rows read are the same"
+    assert success.sum() >= found_first.sum() and (_pixels_changed(x, raw) <= 1).all()
