@@ -243,7 +243,8 @@ def transfer(
                 with torch.no_grad():
                     augmented = augmenter(x, batch).clamp(0, 1)
                 record = AttackRecord()
-                crafted = adversarial_examples(attack_obj, augmenter, objective, x, augmented, batch, epsilons, False, record)
+                crafted = adversarial_examples(attack_obj, augmenter, objective, x, augmented, batch, epsilons, False,
+                                               record)
                 zero = None if not uses_gradients(attack_obj) else record.start_zero if record.start_zero is not None \
                     else zero_gradient_samples(part_gradient(objective, augmented, everyone)[0])
                 for i, (epsilon, x_adv) in enumerate(crafted):

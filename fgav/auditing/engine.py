@@ -258,8 +258,8 @@ def _fgsm_flips(
 ) -> dict[float, Tensor]:
     """FGSM's flips at each budget (one gradient for the sweep): what iterative L-inf attacks must beat."""
     flips = {}
-    for eps, x_adv in adversarial_examples(fa.LinfFastGradientAttack(), augmenter, objective, x, augmented, batch,
-                                    epsilons, False):
+    for eps, x_adv in adversarial_examples(fa.LinfFastGradientAttack(), augmenter, objective, x, augmented,
+                                           batch, epsilons, False):
         with torch.no_grad():
             flips[cast(float, eps)] = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
     return flips
@@ -303,7 +303,7 @@ def _attack_batch(
             for attack_name, attack in plan.attacks:
                 record = AttackRecord()
                 results = adversarial_examples(attack, augmenter, objective, x, augmented, batch,
-                                        plan.epsilons, plan.early_stop, record)
+                                               plan.epsilons, plan.early_stop, record)
                 if zero is None and uses_gradients(attack):
                     # Every attack on this part starts from S(x) (push) or takes its gradients
                     # there (guide); one that took its first gradient there saves the backward.
@@ -351,7 +351,8 @@ def _check_unbounded(
     budget = unbounded_budget(attack, x[0])
     if budget is UNBOUNDED:
         return
-    ((_, x_adv),) = adversarial_examples(attack, augmenter, objective, x, augmented, batch, [budget], plan.early_stop)
+    ((_, x_adv),) = adversarial_examples(attack, augmenter, objective, x, augmented, batch, [budget],
+                                         plan.early_stop)
     with torch.no_grad():
         flipped = right & (model(x_adv)[CLASSIFICATION].argmax(1) != objective.labels)
     for ev in evidence:
@@ -386,4 +387,5 @@ def epsilons_of(eps: float | Sequence[float] | None) -> list[float]:
     return [float(v) for v in values]
 
 
-__all__ = ["AuditResult", "Plan", "adversarial_examples", "batch_to_device", "check_images", "epsilons_of", "gather_shards", "plan_parts", "run_audit", "shard_of"]
+__all__ = ["AuditResult", "Plan", "adversarial_examples", "batch_to_device", "check_images", "epsilons_of",
+           "gather_shards", "plan_parts", "run_audit", "shard_of"]

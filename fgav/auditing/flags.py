@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import foolbox.attacks as fa
@@ -180,15 +180,15 @@ class Evidence:
         self.unbounded_flipped = (self.unbounded_flipped or []) + flipped.tolist()
 
     def merge(self, other: Evidence) -> None:
-        """Add the evidence of the samples that follow this one's (a later shard), in order."""
-        self.right += other.right
-        self.flipped += other.flipped
-        for name in ("gradients_checked", "zero_gradients", "judged", "unstable", "failed_traced", "rising"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        if other.fgsm_flipped is not None:
-            self.fgsm_flipped = (self.fgsm_flipped or []) + other.fgsm_flipped
-        if other.unbounded_flipped is not None:
-            self.unbounded_flipped = (self.unbounded_flipped or []) + other.unbounded_flipped
+        """Add the evidence of the samples that follow this one's (a later shard), in order.
+
+        Every field is a count (added) or a per-sample list (concatenated; ``None`` where
+        nothing was collected).
+        """
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if theirs is not None:
+                setattr(self, f.name, (mine if mine is not None else []) + theirs)
 
     def state(self) -> dict[str, Any]:
         """JSON-ready (for resuming an interrupted audit)."""
@@ -244,9 +244,9 @@ def still_rising(trace: Tensor) -> Tensor:
     is compared with the window before it, relative to the range the loss covered over
     the whole trace (:data:`INCOMPLETE_RISE`); a loss that rises so is unconverged unless
     the last half of its curve bends at a clear break point into that rise
-    (:func:`break_point_alignment` below :data:`BREAK_POINT_ALIGNMENT`: converged, creeping). NaN entries (steps after a
-    sample stopped) are left out; a sample with fewer than two finite steps, or a flat
-    loss, is not rising.
+    (:func:`break_point_alignment` below :data:`BREAK_POINT_ALIGNMENT`: converged,
+    creeping). NaN entries (steps after a sample stopped) are left out; a sample with
+    fewer than two finite steps, or a flat loss, is not rising.
     """
     rising = torch.zeros(trace.shape[1], dtype=torch.bool, device=trace.device)
     for j in range(trace.shape[1]):
@@ -424,7 +424,8 @@ def with_mark(text: str, mark: str) -> str:
     return f"{text} [{mark}]" if mark else text
 
 
-__all__ = ["AUXILIARY_CAVEAT", "AUXILIARY_CAVEATED", "BREAK_POINT_ALIGNMENT", "CODES", "INCOMPLETE_RISE", "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE",
-           "UNBOUNDED_SHARE", "UNSTABLE_SHARE", "ZERO_GRADIENT_SHARE", "AttackRecord", "Evidence", "Flag",
-           "UNBOUNDED", "Key", "break_point_alignment", "budget_is_epsilon", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
+__all__ = ["AUXILIARY_CAVEAT", "AUXILIARY_CAVEATED", "BREAK_POINT_ALIGNMENT", "CODES", "INCOMPLETE_RISE",
+           "INCOMPLETE_SHARE", "INCOMPLETE_WINDOW", "NOT_MONOTONE_SHARE", "UNBOUNDED_SHARE", "UNSTABLE_SHARE",
+           "ZERO_GRADIENT_SHARE", "AttackRecord", "Evidence", "Flag", "UNBOUNDED", "Key", "break_point_alignment",
+           "budget_is_epsilon", "is_iterative_linf", "judge", "still_rising", "unbounded_budget", "uses_gradients",
            "with_mark", "zero_gradient_samples"]

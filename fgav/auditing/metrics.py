@@ -108,7 +108,7 @@ class MetricAccumulator:
             augmented, outputs = alone
             alone_flipped = right & (outputs[CLASSIFICATION].argmax(1) != labels)
             if self.alone is None:
-                self.alone = {"flipped": 0, "outcomes": [], "dist": {"linf": 0.0, "l2": 0.0, "l0": 0.0}}
+                self.alone = _empty_alone()
             self.alone["flipped"] += int(alone_flipped.sum())
             self.alone["outcomes"].append(_outcomes(right, alone_flipped))
             for key, values in distortion(x, augmented).items():
@@ -198,7 +198,7 @@ class MetricAccumulator:
         self.outcomes += other.outcomes
         if other.alone is not None:
             if self.alone is None:
-                self.alone = {"flipped": 0, "outcomes": [], "dist": {"linf": 0.0, "l2": 0.0, "l0": 0.0}}
+                self.alone = _empty_alone()
             self.alone["flipped"] += other.alone["flipped"]
             self.alone["outcomes"] += other.alone["outcomes"]
             for key, value in other.alone["dist"].items():
@@ -259,6 +259,11 @@ class MetricAccumulator:
                 "outcomes": "".join(self.alone["outcomes"]),
             }
         return result
+
+
+def _empty_alone() -> dict[str, Any]:
+    """S(x)-alone's tally before its first batch."""
+    return {"flipped": 0, "outcomes": [], "dist": {"linf": 0.0, "l2": 0.0, "l0": 0.0}}
 
 
 def _outcomes(right: Tensor, flipped: Tensor) -> str:

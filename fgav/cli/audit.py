@@ -114,10 +114,11 @@ def audit(
     else:
         from fgav.targets import default
 
-        fgav.get_backbone(backbone)  # type: ignore[arg-type]
-        if world is not None:  # rank 0 trains and caches a missing target; the others then load it
-            on_main(lambda: default(backbone, device=dev), world)  # type: ignore[arg-type]
-        model = default(backbone, device=dev)  # type: ignore[arg-type]
+        name = str(backbone)  # given: exactly one of --backbone and --checkpoint is
+        fgav.get_backbone(name)
+        # Under torchrun rank 0 trains and caches a missing target; the others then load it.
+        trained = on_main(lambda: default(name, device=dev), world) if world is not None else None
+        model = trained if trained is not None else default(name, device=dev)
     part_list = list(heads) or ["classification"]
     tasks: list[TaskID] = []
     with contextlib.ExitStack() as stack:

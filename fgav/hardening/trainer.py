@@ -43,6 +43,7 @@ from torch.utils.data import Dataset, Subset
 from fgav.auditing.gradient import run_gradient_attack, runs_natively
 from fgav.core.aiming import PartObjective
 from fgav.core.devices import resolve_device
+from fgav.core.distributed import DistContext, all_reduce_sum, any_rank, init_distributed
 from fgav.core.errors import FgavError
 from fgav.core.interfaces import Augmenter
 from fgav.core.model import CLASSIFICATION, MultiTaskModel
@@ -53,7 +54,6 @@ from fgav.registry import get_augmenter
 from fgav.targets import default as default_target
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, move_batch, prepare_model
-from fgav.core.distributed import DistContext, all_reduce_sum, any_rank, init_distributed
 from fgav.train.distributed import ResumableSampler, step_seed
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in

@@ -26,6 +26,7 @@ import torch
 from rich.console import Console
 
 from fgav.core.devices import resolve_device
+from fgav.core.distributed import DistContext, balance, init_distributed, single_process
 from fgav.core.errors import FgavError
 from fgav.core.io import safe_name, write_atomically
 from fgav.core.model import MultiTaskModel
@@ -40,7 +41,6 @@ from fgav.reproduce.paper import BACKBONES
 from fgav.reproduce.tables import Comparison, ReproducedTable
 from fgav.targets import default, is_cached
 from fgav.train import train
-from fgav.core.distributed import DistContext, balance, init_distributed, single_process
 
 # How long a rank waits at a barrier for the slowest one (a long C&W audit on a big target).
 BARRIER_TIMEOUT = timedelta(hours=24)

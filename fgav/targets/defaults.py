@@ -24,6 +24,7 @@ import torch
 from rich.console import Console
 
 from fgav.core.devices import resolve_device
+from fgav.core.distributed import single_process
 from fgav.core.errors import FgavError
 from fgav.core.io import safe_name, write_atomically
 from fgav.core.model import CLASSIFICATION, CONFIG_FILE, WEIGHTS_FILE, MultiTaskModel
@@ -32,7 +33,6 @@ from fgav.data.cache import cache_dir, default_difficulty
 from fgav.factory import load_model
 from fgav.registry import get_backbone
 from fgav.train import default_recipe, evaluate, sources, train
-from fgav.core.distributed import single_process
 
 # Bump when the default recipe or SynthSpoof changes, so stale defaults are retrained.
 DEFAULT_VERSION = 1

@@ -18,6 +18,7 @@ from rich.console import Console
 from torch.utils.data import Dataset, Subset
 
 from fgav.core.devices import resolve_device
+from fgav.core.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
 from fgav.core.errors import FgavError
 from fgav.core.interfaces import AuxHead
 from fgav.core.model import CLASSIFICATION, MultiTaskModel, check_images, spoof_probability
@@ -26,7 +27,6 @@ from fgav.factory import load_model
 from fgav.heads.maps import MapHead
 from fgav.metrics.fas import fas_metrics
 from fgav.train.accel import autocast, move_batch
-from fgav.core.distributed import DistContext, gather_objects, init_distributed, raise_together, shard_indices
 from fgav.train.sources import limit_dataset, make_data_loader, open_data, provided_keys, skipped_in
 
 

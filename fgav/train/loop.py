@@ -13,9 +13,9 @@ from rich.console import Console
 from torch.utils.data import Dataset
 
 from fgav.core.devices import resolve_device
+from fgav.core.distributed import init_distributed, on_main
 from fgav.core.errors import FgavError
 from fgav.train import checkpointing as ckpt
-from fgav.core.distributed import init_distributed, on_main
 from fgav.train.recipe import Recipe, default_recipe
 from fgav.train.sources import limit_dataset, open_data
 from fgav.train.trainer import NonFiniteLossError, Runner, StepCallback, select_heads

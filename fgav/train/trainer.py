@@ -16,6 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
+from fgav.core.distributed import DistContext, all_reduce_sum, any_rank, raise_together
 from fgav.core.errors import FgavError
 from fgav.core.model import CLASSIFICATION, DEFAULT_HEADS, MultiTaskModel
 from fgav.core.progress import progress_display
@@ -23,7 +24,6 @@ from fgav.factory import build_model, load_model
 from fgav.registry import get_head
 from fgav.train import checkpointing as ckpt
 from fgav.train.accel import autocast, maybe_compile, move_batch, prepare_model
-from fgav.core.distributed import DistContext, all_reduce_sum, any_rank, raise_together
 from fgav.train.distributed import ResumableSampler, step_seed
 from fgav.train.recipe import Recipe, augment, make_optimizer, make_scheduler
 from fgav.train.sources import make_data_loader, provided_keys, skipped_in
